@@ -1,0 +1,417 @@
+/*
+ * The hand-driven cluster of rc_harness.h. Everything is deterministic: no
+ * clock but the per-node `now`, no randomness but each Replica's seed.
+ */
+#include "rc_harness.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *xmemdup(const void *p, size_t n)
+{
+	if (!n)
+		return NULL;
+	void *q = malloc(n);
+	assert(q);
+	memcpy(q, p, n);
+	return q;
+}
+
+static struct rc_entry *copy_entries(const struct rc_entry *src, size_t n)
+{
+	if (!n)
+		return NULL;
+	struct rc_entry *e = calloc(n, sizeof(*e));
+	assert(e);
+	for (size_t i = 0; i < n; i++) {
+		e[i] = src[i];
+		e[i].data = xmemdup(src[i].data, src[i].len);
+	}
+	return e;
+}
+
+static void free_entries(struct rc_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((void *)e[i].data);
+	free(e);
+}
+
+static void copy_msg(struct h_msg *dst, const struct rc_message *m)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->m = *m;
+	if (m->type == RC_MSG_APPEND && m->u.append.n_entries) {
+		dst->entries = copy_entries(m->u.append.entries, m->u.append.n_entries);
+		dst->m.u.append.entries = dst->entries;
+	}
+	if (m->type == RC_MSG_SNAPSHOT) {
+		/* The caller fills outgoing chunks; any bytes will do here. */
+		dst->data = calloc(1, m->u.snapshot.len + 1);
+		dst->m.u.snapshot.data = dst->data;
+	}
+}
+
+static void free_msg(struct h_msg *m)
+{
+	if (m->entries)
+		free_entries(m->entries, m->m.u.append.n_entries);
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}
+
+struct h_node *h_node(struct h_cluster *c, rc_id id)
+{
+	assert(id >= 1 && id <= c->n);
+	return &c->nodes[id - 1];
+}
+
+struct rc_replica *h_r(struct h_cluster *c, rc_id id)
+{
+	return h_node(c, id)->r;
+}
+
+static void boot(struct h_cluster *c, struct h_node *nd)
+{
+	struct rc_options o = c->opts;
+	o.id = nd->id;
+	o.seed = c->opts.seed * 31 + nd->id;
+	struct rc_boot b = {
+		.hard_state = nd->hs,
+		.snapshot = nd->snap,
+		.entries = nd->log,
+		.n_entries = nd->n_log,
+		.applied = nd->snap.index,
+	};
+	char err[256];
+	nd->r = rc_replica_new(&o, &b, err);
+	if (!nd->r) {
+		fprintf(stderr, "boot node %llu: %s\n", (unsigned long long)nd->id, err);
+		abort();
+	}
+	rc_tick(nd->r, nd->now);
+	nd->up = true;
+	nd->applied = nd->snap.index;
+}
+
+void h_init_opts(struct h_cluster *c, size_t n, const struct rc_options *o)
+{
+	assert(n <= H_MAX_NODES);
+	memset(c, 0, sizeof(*c));
+	c->n = n;
+	c->opts = *o;
+	struct rc_membership m = {.n = (uint32_t)n};
+	for (size_t i = 0; i < n; i++) {
+		m.members[i].id = i + 1;
+		m.members[i].voter = true;
+		snprintf(m.members[i].addr, RC_ADDR_MAX, "node%zu", i + 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct h_node *nd = &c->nodes[i];
+		nd->id = i + 1;
+		nd->snap.membership = m;
+		nd->auto_persist = true;
+		boot(c, nd);
+	}
+}
+
+void h_init(struct h_cluster *c, size_t n, uint64_t seed)
+{
+	struct rc_options o;
+	rc_options_default(&o, 1, seed);
+	o.election_timeout_ms = 100;
+	o.heartbeat_ms = 10;
+	h_init_opts(c, n, &o);
+}
+
+static void free_persist(struct h_persist *p)
+{
+	free_entries(p->entries, p->n_entries);
+	for (size_t i = 0; i < p->n_after; i++)
+		free_msg(&p->after[i]);
+	free(p->after);
+}
+
+static void drop_pending(struct h_node *nd)
+{
+	for (size_t i = 0; i < nd->n_pending; i++)
+		free_persist(&nd->pending[i]);
+	free(nd->pending);
+	nd->pending = NULL;
+	nd->n_pending = 0;
+}
+
+void h_free(struct h_cluster *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct h_node *nd = &c->nodes[i];
+		rc_replica_free(nd->r);
+		drop_pending(nd);
+		free_entries(nd->log, nd->n_log);
+	}
+	h_clear_msgs(c);
+}
+
+static void send(struct h_cluster *c, const struct rc_message *m)
+{
+	if (c->drop[m->from][m->to])
+		return;
+	assert(c->n_msgs < H_MAX_MSGS);
+	copy_msg(&c->msgs[c->n_msgs++], m);
+}
+
+static void send_copied(struct h_cluster *c, struct h_msg *m)
+{
+	if (c->drop[m->m.from][m->m.to]) {
+		free_msg(m);
+		return;
+	}
+	assert(c->n_msgs < H_MAX_MSGS);
+	c->msgs[c->n_msgs++] = *m;
+	memset(m, 0, sizeof(*m));
+}
+
+static void install_chunk(struct h_cluster *c, struct h_node *nd, const struct rc_snapshot_chunk *ch)
+{
+	(void)c;
+	if (!ch->last)
+		return;
+	/* The state machine and the stored log are replaced by the snapshot. */
+	nd->snap = ch->meta;
+	free_entries(nd->log, nd->n_log);
+	nd->log = NULL;
+	nd->n_log = 0;
+	nd->applied = ch->meta.index;
+	nd->chunk_last_seen = true;
+	nd->chunk_meta = ch->meta;
+	rc_snapshot_installed(nd->r, ch->meta.index, ch->meta.term);
+}
+
+/* Routes one update; false when it held nothing at all. */
+static bool take_once(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	struct rc_update u;
+	rc_take_update(nd->r, &u);
+	bool empty = !u.n_msgs && !u.n_msgs_after_persist && !u.n_entries &&
+		     !u.hard_state_changed && !u.truncate_from && !u.n_committed && !u.n_reads &&
+		     !u.has_snapshot_chunk && !u.compact_to;
+	for (size_t i = 0; i < u.n_msgs; i++)
+		send(c, &u.msgs[i]);
+	struct h_persist p = {0};
+	p.has_hs = u.hard_state_changed;
+	p.hs = u.hard_state;
+	p.truncate_from = u.truncate_from;
+	p.entries = copy_entries(u.entries, u.n_entries);
+	p.n_entries = u.n_entries;
+	p.n_after = u.n_msgs_after_persist;
+	if (p.n_after) {
+		p.after = calloc(p.n_after, sizeof(*p.after));
+		for (size_t i = 0; i < p.n_after; i++)
+			copy_msg(&p.after[i], &u.msgs_after_persist[i]);
+	}
+	nd->pending = realloc(nd->pending, (nd->n_pending + 1) * sizeof(*nd->pending));
+	nd->pending[nd->n_pending++] = p;
+	for (size_t i = 0; i < u.n_committed; i++) {
+		const struct rc_entry *e = &u.committed[i];
+		assert(e->index == nd->applied + 1);
+		nd->applied = e->index;
+		if (e->index < 4096)
+			nd->applied_term[e->index] = e->term;
+	}
+	for (size_t i = 0; i < u.n_reads && nd->n_reads < 256; i++)
+		nd->reads[nd->n_reads++] = u.reads[i];
+	struct rc_snapshot_chunk chunk = u.snapshot_chunk;
+	bool has_chunk = u.has_snapshot_chunk;
+	if (u.compact_to) {
+		size_t drop = 0;
+		while (drop < nd->n_log && nd->log[drop].index <= u.compact_to)
+			free((void *)nd->log[drop++].data);
+		memmove(nd->log, nd->log + drop, (nd->n_log - drop) * sizeof(*nd->log));
+		nd->n_log -= drop;
+	}
+	if (nd->auto_persist)
+		h_persist_all(c, id);
+	if (has_chunk)
+		install_chunk(c, nd, &chunk);
+	return !empty;
+}
+
+void h_take(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	/* A completed persist or install can unlock more effects: drain them. */
+	while (nd->up && take_once(c, id))
+		;
+}
+
+bool h_persist_one(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	if (!nd->n_pending)
+		return false;
+	struct h_persist p = nd->pending[0];
+	memmove(nd->pending, nd->pending + 1, (nd->n_pending - 1) * sizeof(*nd->pending));
+	nd->n_pending--;
+	if (p.has_hs)
+		nd->hs = p.hs;
+	if (p.truncate_from) {
+		while (nd->n_log && nd->log[nd->n_log - 1].index >= p.truncate_from) {
+			free((void *)nd->log[nd->n_log - 1].data);
+			nd->n_log--;
+		}
+	}
+	if (p.n_entries) {
+		nd->log = realloc(nd->log, (nd->n_log + p.n_entries) * sizeof(*nd->log));
+		for (size_t i = 0; i < p.n_entries; i++) {
+			/* the stored log drops a conflicting suffix implicitly */
+			while (nd->n_log && nd->log[nd->n_log - 1].index >= p.entries[i].index) {
+				free((void *)nd->log[nd->n_log - 1].data);
+				nd->n_log--;
+			}
+			nd->log[nd->n_log++] = p.entries[i];
+		}
+		free(p.entries);
+		p.entries = NULL;
+		p.n_entries = 0;
+	}
+	for (size_t i = 0; i < p.n_after; i++)
+		send_copied(c, &p.after[i]);
+	if (nd->n_log)
+		rc_persisted(nd->r, nd->log[nd->n_log - 1].index, nd->log[nd->n_log - 1].term);
+	free_persist(&p);
+	return true;
+}
+
+void h_persist_all(struct h_cluster *c, rc_id id)
+{
+	while (h_persist_one(c, id))
+		;
+}
+
+void h_tick(struct h_cluster *c, rc_id id, uint64_t ms)
+{
+	struct h_node *nd = h_node(c, id);
+	nd->now += ms;
+	if (!nd->up)
+		return;
+	rc_tick(nd->r, nd->now);
+	h_take(c, id);
+}
+
+void h_deliver_at(struct h_cluster *c, size_t i)
+{
+	assert(i < c->n_msgs);
+	struct h_msg m = c->msgs[i];
+	memmove(&c->msgs[i], &c->msgs[i + 1], (c->n_msgs - i - 1) * sizeof(c->msgs[0]));
+	c->n_msgs--;
+	struct h_node *nd = h_node(c, m.m.to);
+	if (nd->up && !c->drop[m.m.from][m.m.to]) {
+		rc_step(nd->r, &m.m);
+		c->delivered++;
+		h_take(c, m.m.to);
+	}
+	free_msg(&m);
+}
+
+size_t h_deliver_all(struct h_cluster *c, size_t limit)
+{
+	size_t n = 0;
+	while (c->n_msgs && n < limit) {
+		h_deliver_at(c, 0);
+		n++;
+	}
+	return n;
+}
+
+void h_clear_msgs(struct h_cluster *c)
+{
+	for (size_t i = 0; i < c->n_msgs; i++)
+		free_msg(&c->msgs[i]);
+	c->n_msgs = 0;
+}
+
+long h_find_msg(struct h_cluster *c, uint8_t type, rc_id from, rc_id to)
+{
+	for (size_t i = 0; i < c->n_msgs; i++)
+		if (c->msgs[i].m.type == type && c->msgs[i].m.from == from && c->msgs[i].m.to == to)
+			return (long)i;
+	return -1;
+}
+
+void h_run(struct h_cluster *c, uint64_t ms, uint64_t step)
+{
+	for (uint64_t t = 0; t < ms; t += step) {
+		for (size_t i = 0; i < c->n; i++)
+			h_tick(c, c->nodes[i].id, step);
+		h_deliver_all(c, 100000);
+	}
+}
+
+void h_elect(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	for (int round = 0; round < 50 && rc_role(nd->r) != RC_LEADER; round++) {
+		/* Only the chosen node's clock runs past its timeout. */
+		nd->now += 2 * c->opts.election_timeout_ms;
+		rc_tick(nd->r, nd->now);
+		h_take(c, id);
+		h_deliver_all(c, 100000);
+	}
+	assert(rc_role(nd->r) == RC_LEADER);
+	/* Let the no-op commit everywhere reachable. */
+	for (int i = 0; i < 3; i++) {
+		h_tick(c, id, c->opts.heartbeat_ms);
+		h_deliver_all(c, 100000);
+	}
+}
+
+void h_crash(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	rc_replica_free(nd->r);
+	nd->r = NULL;
+	nd->up = false;
+	drop_pending(nd);
+}
+
+void h_restart(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	assert(!nd->up);
+	boot(c, nd);
+}
+
+rc_index h_propose(struct h_cluster *c, rc_id id, uint8_t b)
+{
+	rc_index idx = 0;
+	rc_term t;
+	if (rc_propose(h_r(c, id), &b, 1, &idx, &t) != 0)
+		return 0;
+	h_take(c, id);
+	return idx;
+}
+
+void h_isolate(struct h_cluster *c, rc_id id, bool isolated)
+{
+	for (size_t i = 1; i <= c->n; i++) {
+		c->drop[id][i] = isolated;
+		c->drop[i][id] = isolated;
+	}
+}
+
+rc_id h_leader(struct h_cluster *c)
+{
+	rc_id found = 0;
+	rc_term best = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct h_node *nd = &c->nodes[i];
+		if (nd->up && rc_role(nd->r) == RC_LEADER && rc_term_of(nd->r) >= best) {
+			best = rc_term_of(nd->r);
+			found = nd->id;
+		}
+	}
+	return found;
+}
