@@ -278,7 +278,10 @@ void rc_persisted(struct rc_replica *r, rc_index index, rc_term term);
  * log up to index - snapshot_trailing is compacted (update.compact_to). */
 int rc_snapshot_taken(struct rc_replica *r, rc_index index, uint64_t size);
 /* The snapshot announced by update.snapshot_chunk with last=true is
- * restored and durable. */
+ * restored and durable: the state machine now holds exactly the snapshot,
+ * the stored log was emptied (every earlier log write completed or
+ * discarded first), and the log restarts after index. Until this call the
+ * Replica neither campaigns nor accepts entries. */
 void rc_snapshot_installed(struct rc_replica *r, rc_index index, rc_term term);
 int rc_transfer_leadership(struct rc_replica *r, rc_id to);
 

@@ -327,7 +327,8 @@ void rc_tick(struct rc_replica *r, uint64_t now_ms)
 	}
 	if (r->now >= r->election_deadline) {
 		rp_reset_election_timer(r);
-		if (rp_is_voter(r, r->o.id))
+		/* A server installing a snapshot has no log to campaign with. */
+		if (rp_is_voter(r, r->o.id) && !r->recv.awaiting_install)
 			rp_campaign(r, r->o.prevote, false);
 	}
 }

@@ -35,6 +35,7 @@ struct progress {
 	uint64_t last_contact;  /* ms */
 	uint64_t acked_seq;     /* highest heartbeat round acknowledged */
 	uint64_t sent_seq;      /* highest round sent in this flush */
+	rc_index commit_sent;   /* commit index carried by the last append */
 	/* SNAPSHOT: the transfer in progress. */
 	rc_index snap_index;
 	uint64_t snap_offset;

@@ -131,6 +131,7 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 		m->u.append.entries = outbox_entry_array(&r->out, first, n);
 	}
 	pr->sent_seq = r->hb_seq;
+	pr->commit_sent = r->commit;
 	if (heartbeat)
 		return;
 	if (pr->state == PR_PROBE) {
@@ -142,7 +143,10 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 }
 
 /* Sends whatever each follower can take now; called once per update so that
- * every proposal of a loop turn travels in the same AppendEntries. */
+ * every proposal of a loop turn travels in the same AppendEntries. A
+ * follower that got nothing but whose known commit index is behind gets an
+ * empty AppendEntries at once, so it applies (and answers the clients
+ * waiting on it) without waiting for the next heartbeat. */
 void rp_flush_appends(struct rc_replica *r)
 {
 	rc_index last = log_last_index(&r->log);
@@ -153,6 +157,8 @@ void rp_flush_appends(struct rc_replica *r)
 			if (pr->state != PR_REPLICATE)
 				break;
 		}
+		if (pr->state != PR_SNAPSHOT && pr->commit_sent < r->commit)
+			rp_send_append(r, pr, true);
 	}
 }
 

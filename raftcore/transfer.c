@@ -37,7 +37,7 @@ void rp_transfer_tick(struct rc_replica *r)
 
 void rp_handle_timeout_now(struct rc_replica *r, const struct rc_message *m)
 {
-	if (r->role != RC_FOLLOWER || !rp_is_voter(r, r->o.id))
+	if (r->role != RC_FOLLOWER || !rp_is_voter(r, r->o.id) || r->recv.awaiting_install)
 		return;
 	r->leader = m->from;
 	rp_campaign(r, false, true);

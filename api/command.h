@@ -1,0 +1,152 @@
+/*
+ * Typed commands and queries: what an HTTP request means once it has been
+ * parsed and validated, independent of HTTP and of Raft.
+ *
+ * A command changes state. The api layer builds it, the node encodes it
+ * with cmd_encode into a log entry, and after commit server/store decodes
+ * it with cmd_decode and applies it, deterministically, on every replica.
+ * The encoding is versioned: a store refuses (fails the node) on a command
+ * version it does not know rather than guessing.
+ *
+ * A query reads state; it never enters the log.
+ *
+ * Keys and values are byte strings (pointer + length), never assumed to be
+ * NUL-terminated. Limits are explicit and enforced by the api parser and
+ * again by cmd_decode.
+ */
+#ifndef CAIRN_API_COMMAND_H
+#define CAIRN_API_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMD_VERSION 1
+#define API_KEY_MAX 512                 /* bytes, after URL-decoding */
+#define API_VALUE_MAX_DEFAULT (1u << 20) /* --max-value */
+#define API_BODY_MAX (4u << 20)          /* any request body */
+
+/* Command types. Numbers are part of the log format: never reuse one. */
+enum cmd_type {
+	CMD_KV_PUT = 1,
+	CMD_KV_DELETE = 2,
+};
+
+struct cmd_bytes {
+	const uint8_t *p;
+	uint32_t len;
+};
+
+struct cmd_kv_put {
+	struct cmd_bytes key;
+	struct cmd_bytes value;
+	bool has_cas;
+	uint64_t cas; /* 0: create only */
+};
+
+struct cmd_kv_delete {
+	struct cmd_bytes key; /* a prefix when recurse */
+	bool recurse;
+	bool has_cas;
+	uint64_t cas;
+};
+
+struct cmd {
+	uint8_t type; /* enum cmd_type */
+	union {
+		struct cmd_kv_put put;
+		struct cmd_kv_delete del;
+	} u;
+};
+
+/* Encodes c into a malloc'ed buffer the caller owns (free). 0 or -1 on
+ * allocation failure or an invalid command. */
+int cmd_encode(const struct cmd *c, uint8_t **out, size_t *len);
+/* Decodes; on success *c's byte strings point into buf (borrowed: buf must
+ * outlive *c). -1 on malformed input or an unknown version or type. */
+int cmd_decode(const uint8_t *buf, size_t len, struct cmd *c);
+
+/* ---- results ---- */
+
+/* One key/value entry as the API shows it. Byte strings borrowed from
+ * whoever produced the result, until the result is released. */
+struct kv_entry {
+	struct cmd_bytes key;
+	struct cmd_bytes value;
+	uint64_t create_index;
+	uint64_t modify_index;
+	uint64_t version;
+	struct cmd_bytes session; /* empty when not bound */
+};
+
+/* Outcome codes, mapped to HTTP by the api (API.md error table). */
+#define API_STATUSES(X)                                                        \
+	X(API_OK, 200, "ok")                                                   \
+	X(API_BAD_REQUEST, 400, "bad_request")                                 \
+	X(API_NOT_FOUND, 404, "not_found")                                     \
+	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")                   \
+	X(API_CAS_FAILED, 409, "cas_failed")                                   \
+	X(API_TOO_LARGE, 413, "too_large")                                     \
+	X(API_NO_LEADER, 503, "no_leader")                                     \
+	X(API_UNKNOWN_OUTCOME, 503, "unknown_outcome")                         \
+	X(API_TIMEOUT, 504, "timeout")                                         \
+	X(API_INTERNAL, 500, "internal")
+
+enum api_status {
+#define API_STATUS_ENUM(name, http, code) name,
+	API_STATUSES(API_STATUS_ENUM)
+#undef API_STATUS_ENUM
+	API_STATUS_COUNT
+};
+int api_status_http(enum api_status s);
+const char *api_status_code(enum api_status s);
+
+/* What applying a command produced (store) or why it did not apply (node). */
+struct cmd_result {
+	enum api_status status;
+	char message[160];  /* human reason when status != API_OK */
+	uint64_t index;     /* raft index of the write (0 when it did not commit) */
+	bool has_entry;     /* PUT: the entry as written */
+	struct kv_entry entry;
+	uint64_t deleted;   /* DELETE: how many keys */
+	bool has_current;   /* CAS failure: the current entry, if the key exists */
+	struct kv_entry current;
+};
+
+/* ---- queries ---- */
+enum query_type {
+	QUERY_KV_GET = 1, /* one key, or a prefix with recurse */
+};
+
+enum consistency {
+	CONSISTENCY_LINEARIZABLE = 0, /* default: ReadIndex on the leader */
+	CONSISTENCY_STALE = 1,        /* ?stale: the local replica */
+};
+
+struct query {
+	uint8_t type; /* enum query_type */
+	enum consistency consistency;
+	struct cmd_bytes key; /* a prefix when recurse */
+	bool recurse;
+	bool keys_only;
+	/* Blocking query: answer once the query's index exceeds min_index, or
+	 * after wait_ms with the unchanged state. wait_ms == 0: no blocking. */
+	uint64_t min_index;
+	uint64_t wait_ms;
+};
+
+struct query_result {
+	enum api_status status;
+	char message[160];
+	/* X-Cairn-Index: the index of the last change to what the query
+	 * covers (API.md "Blocking queries"). */
+	uint64_t index;
+	struct kv_entry *entries; /* sorted by key */
+	size_t n_entries;
+	/* The owner's release hook: the api calls it once done with the
+	 * result (entries and their bytes are borrowed until then). */
+	void (*release)(struct query_result *res);
+	void *owner;
+};
+
+#endif
