@@ -43,6 +43,10 @@ all:
 
 include raftcore/module.mk
 -include server/module.mk
+-include server/store.mk
+-include server/transport.mk
+-include api/module.mk
+-include server/node.mk
 include tests/unit/module.mk
 -include tests/sim/module.mk
 -include tests/fuzz/module.mk

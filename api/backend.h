@@ -7,7 +7,13 @@
  * Threading: the api calls submit/query from its HTTP thread(s); the backend
  * calls `done` exactly once per call, from any thread (typically the node's
  * event loop), possibly before submit/query returns. After `done` the
- * backend never touches the request again.
+ * backend never touches the request again. A call's `done` must come
+ * before the HTTP front is stopped (api_http_stop waits for it), so a node
+ * shutting down fails what it still holds (API_UNKNOWN_OUTCOME for writes
+ * in flight) rather than dropping it.
+ *
+ * status, health and meta are called from the HTTP thread(s), concurrently
+ * with everything else: they must be cheap and never block on the loop.
  */
 #ifndef CAIRN_API_BACKEND_H
 #define CAIRN_API_BACKEND_H
@@ -24,6 +30,11 @@ struct api_meta {
 	uint64_t leader_id;       /* X-Cairn-Leader; 0: none known (empty) */
 	bool stale;               /* answered from the local replica */
 	uint64_t last_contact_ms; /* X-Cairn-Last-Contact, with stale */
+	/* X-Cairn-Index of an answer that carries no index of its own (an
+	 * error found before or instead of the write/read, /v1/health): this
+	 * node's applied index. Results with an index (cmd_result.index when
+	 * non-zero, query_result.index) take precedence. */
+	uint64_t index;
 };
 
 /* res and meta are borrowed for the call. */
@@ -66,8 +77,11 @@ struct api_backend {
 	void (*query)(void *impl, const struct query *q, api_query_done done, void *arg);
 	/* A snapshot of this node's state; any thread, never blocks long. */
 	void (*status)(void *impl, struct api_node_status *out);
-	/* GET /v1/health: true when healthy; else reason filled. */
-	bool (*health)(void *impl, char *reason, size_t cap);
+	/* GET /v1/health: API_OK when healthy (a leader is known and this
+	 * node applied up to the commit index it last heard of); else the
+	 * status to answer (API_NO_LEADER when no leader is known; the node
+	 * picks the closest code otherwise) with reason filled (cap bytes). */
+	enum api_status (*health)(void *impl, char *reason, size_t cap);
 	/* Headers of a request that never reaches submit/query (errors). */
 	void (*meta)(void *impl, struct api_meta *out);
 };

@@ -25,6 +25,10 @@
 #define API_KEY_MAX 512                 /* bytes, after URL-decoding */
 #define API_VALUE_MAX_DEFAULT (1u << 20) /* --max-value */
 #define API_BODY_MAX (4u << 20)          /* any request body */
+/* The largest --max-value a node may be configured with, and so the
+ * largest value cmd_decode accepts whatever this node's own --max-value:
+ * a replica must apply every value its leader accepted. */
+#define API_VALUE_MAX_LIMIT API_BODY_MAX
 
 /* Command types. Numbers are part of the log format: never reuse one. */
 enum cmd_type {
@@ -59,6 +63,18 @@ struct cmd {
 	} u;
 };
 
+/*
+ * Validity, checked by cmd_encode and again by cmd_decode: a known type;
+ * keys of 1..API_KEY_MAX bytes (0 allowed only for a recursive delete: the
+ * empty prefix), valid UTF-8 without NUL and not starting with '/'; values
+ * of at most API_VALUE_MAX_LIMIT bytes. The encoding is canonical:
+ * cmd_encode(cmd_decode(b)) == b for every b that decodes.
+ */
+/* Bytes cmd_encode_into needs for c; 0 when c is invalid. */
+size_t cmd_encoded_size(const struct cmd *c);
+/* Encodes c into buf[0..cap) (the caller's memory, e.g. a log batch);
+ * returns the bytes written, or 0 when c is invalid or cap too small. */
+size_t cmd_encode_into(const struct cmd *c, uint8_t *buf, size_t cap);
 /* Encodes c into a malloc'ed buffer the caller owns (free). 0 or -1 on
  * allocation failure or an invalid command. */
 int cmd_encode(const struct cmd *c, uint8_t **out, size_t *len);
@@ -98,6 +114,8 @@ enum api_status {
 #undef API_STATUS_ENUM
 	API_STATUS_COUNT
 };
+/* The HTTP status and the "code" string of s (static); a value outside the
+ * table maps to 500 "internal". */
 int api_status_http(enum api_status s);
 const char *api_status_code(enum api_status s);
 

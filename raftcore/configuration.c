@@ -23,6 +23,22 @@ bool rp_is_voter(const struct rc_replica *r, rc_id id)
 	return m && m->voter;
 }
 
+/* Dissertation 4.2.2: a server that is not part of its own latest
+ * configuration should still start elections while that configuration is
+ * uncommitted: the servers of the previous one may need it (a leader that
+ * removed itself and lost leadership before the removal committed). */
+bool rp_may_campaign(const struct rc_replica *r)
+{
+	if (rp_is_voter(r, r->o.id))
+		return true;
+	if (r->cfg_index <= r->commit || r->cfg_index == 0)
+		return false;
+	struct rc_membership prev;
+	rp_config_at(r, r->cfg_index - 1, &prev);
+	const struct rc_member *m = rc_membership_find(&prev, r->o.id);
+	return m && m->voter;
+}
+
 uint32_t rp_voter_count(const struct rc_replica *r)
 {
 	uint32_t n = 0;
@@ -61,7 +77,7 @@ void rp_config_after_append(struct rc_replica *r, const struct rc_entry *e)
 void rp_config_at(const struct rc_replica *r, rc_index index, struct rc_membership *out)
 {
 	for (rc_index i = index; i > r->log.prev_index; i--) {
-		const struct rc_entry *e = log_get(&r->log, i);
+		const struct rc_entry *e = rlog_get(&r->log, i);
 		if (e && e->type == RC_ENTRY_CONFIG && rc_membership_decode(e->data, e->len, out) == 0)
 			return;
 	}
@@ -70,14 +86,14 @@ void rp_config_at(const struct rc_replica *r, rc_index index, struct rc_membersh
 
 void rp_config_after_truncate(struct rc_replica *r)
 {
-	rc_index last = log_last_index(&r->log);
+	rc_index last = rlog_last_index(&r->log);
 	if (r->cfg_index <= last)
 		return;
 	struct rc_membership m;
 	rp_config_at(r, last, &m);
 	rc_index idx = r->snap.index;
 	for (rc_index i = last; i > r->log.prev_index; i--) {
-		const struct rc_entry *e = log_get(&r->log, i);
+		const struct rc_entry *e = rlog_get(&r->log, i);
 		if (e->type == RC_ENTRY_CONFIG) {
 			idx = i;
 			break;
@@ -102,7 +118,7 @@ void rp_sync_progress(struct rc_replica *r)
 		if (id == r->o.id || rp_progress(r, id))
 			continue;
 		struct progress *pr = &r->progress[r->n_progress++];
-		rp_progress_reset(pr, id, log_last_index(&r->log) + 1);
+		rp_progress_reset(pr, id, rlog_last_index(&r->log) + 1);
 		pr->last_contact = r->now;
 		pr->recent_active = true; /* a newcomer gets one CheckQuorum round */
 	}
@@ -195,6 +211,6 @@ int rc_change_membership(struct rc_replica *r, enum rc_change kind,
 	}
 	append_config(r, &next);
 	if (index)
-		*index = log_last_index(&r->log);
+		*index = rlog_last_index(&r->log);
 	return 0;
 }

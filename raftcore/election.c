@@ -10,7 +10,10 @@
  * - A PreVote changes no state on either side: the pre-candidate asks with
  *   term+1 without incrementing its term; a voter answers as it would vote.
  * - A candidate's own requests leave after its new term and self-vote are
- *   durable, so a crash cannot make it vote twice in that term.
+ *   durable, so a crash cannot make it vote twice in that term; and it
+ *   counts its own vote only through a vote response addressed to itself,
+ *   released after that persist too, so not even a single voter leads a
+ *   term it could forget in a crash.
  */
 #include <assert.h>
 
@@ -41,10 +44,10 @@ static bool log_up_to_date(const struct rc_replica *r, rc_term last_term, rc_ind
 	(void)last_index;
 	return true;
 #else
-	rc_term my_term = log_last_term(&r->log);
+	rc_term my_term = rlog_last_term(&r->log);
 	if (last_term != my_term)
 		return last_term > my_term;
-	return last_index >= log_last_index(&r->log);
+	return last_index >= rlog_last_index(&r->log);
 #endif
 }
 
@@ -64,8 +67,13 @@ void rp_campaign(struct rc_replica *r, bool prevote, bool transfer)
 		outbox_pending(&r->out)->role_changed = true;
 	}
 	r->n_granted = r->n_rejected = 0;
-	r->granted[r->n_granted++] = r->o.id;
 	rp_reset_election_timer(r);
+	if (prevote) {
+		r->granted[r->n_granted++] = r->o.id; /* a PreVote changes nothing */
+	} else {
+		struct rc_message *self = rp_msg(r, RC_MSG_VOTE_RESP, r->o.id, true);
+		self->u.vote_resp.granted = true;
+	}
 
 	for (uint32_t i = 0; i < r->cfg.n; i++) {
 		const struct rc_member *mb = &r->cfg.members[i];
@@ -75,8 +83,8 @@ void rp_campaign(struct rc_replica *r, bool prevote, bool transfer)
 		m->term = campaign_term;
 		m->u.vote.prevote = prevote;
 		m->u.vote.transfer = transfer;
-		m->u.vote.last_index = log_last_index(&r->log);
-		m->u.vote.last_term = log_last_term(&r->log);
+		m->u.vote.last_index = rlog_last_index(&r->log);
+		m->u.vote.last_term = rlog_last_term(&r->log);
 	}
 	tally_and_decide(r);
 }
@@ -158,7 +166,7 @@ void rp_become_leader(struct rc_replica *r)
 	r->n_progress = 0;
 	rp_sync_progress(r);
 	rp_append_local(r, RC_ENTRY_NOOP, NULL, 0);
-	r->noop_index = log_last_index(&r->log);
+	r->noop_index = rlog_last_index(&r->log);
 	rp_heartbeat_tick(r);
 	r->next_heartbeat = r->now + r->o.heartbeat_ms;
 }

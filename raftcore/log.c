@@ -10,14 +10,14 @@
 #include "outbox.h"
 #include "util.h"
 
-void log_init(struct rc_log *l, rc_index prev_index, rc_term prev_term)
+void rlog_init(struct rc_log *l, rc_index prev_index, rc_term prev_term)
 {
 	memset(l, 0, sizeof(*l));
 	l->prev_index = prev_index;
 	l->prev_term = prev_term;
 }
 
-void log_free(struct rc_log *l)
+void rlog_free(struct rc_log *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free((void *)l->e[i].data);
@@ -25,37 +25,37 @@ void log_free(struct rc_log *l)
 	memset(l, 0, sizeof(*l));
 }
 
-rc_index log_last_index(const struct rc_log *l)
+rc_index rlog_last_index(const struct rc_log *l)
 {
 	return l->prev_index + l->n;
 }
 
-rc_term log_last_term(const struct rc_log *l)
+rc_term rlog_last_term(const struct rc_log *l)
 {
 	return l->n ? l->e[l->n - 1].term : l->prev_term;
 }
 
-bool log_term_at(const struct rc_log *l, rc_index i, rc_term *term)
+bool rlog_term_at(const struct rc_log *l, rc_index i, rc_term *term)
 {
 	if (i == l->prev_index) {
 		*term = l->prev_term;
 		return true;
 	}
-	const struct rc_entry *e = log_get(l, i);
+	const struct rc_entry *e = rlog_get(l, i);
 	if (!e)
 		return false;
 	*term = e->term;
 	return true;
 }
 
-const struct rc_entry *log_get(const struct rc_log *l, rc_index i)
+const struct rc_entry *rlog_get(const struct rc_log *l, rc_index i)
 {
 	if (i <= l->prev_index || i > l->prev_index + l->n)
 		return NULL;
 	return &l->e[i - l->prev_index - 1];
 }
 
-void log_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
+void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
 		uint32_t len)
 {
 	if (l->n == l->cap) {
@@ -71,7 +71,7 @@ void log_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
 	assert(l->n == 0 || term >= l->e[l->n - 1].term);
 	l->e[l->n] = (struct rc_entry){
 		.term = term,
-		.index = log_last_index(l) + 1,
+		.index = rlog_last_index(l) + 1,
 		.type = type,
 		.len = len,
 		.data = copy,
@@ -79,7 +79,7 @@ void log_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
 	l->n++;
 }
 
-void log_truncate(struct rc_log *l, rc_index from, struct outbox *garbage)
+void rlog_truncate(struct rc_log *l, rc_index from, struct outbox *garbage)
 {
 	assert(from > l->prev_index);
 	while (l->n && l->e[l->n - 1].index >= from) {
@@ -88,11 +88,11 @@ void log_truncate(struct rc_log *l, rc_index from, struct outbox *garbage)
 	}
 }
 
-void log_compact(struct rc_log *l, rc_index upto, struct outbox *garbage)
+void rlog_compact(struct rc_log *l, rc_index upto, struct outbox *garbage)
 {
 	if (upto <= l->prev_index)
 		return;
-	assert(upto <= log_last_index(l));
+	assert(upto <= rlog_last_index(l));
 	size_t drop = (size_t)(upto - l->prev_index);
 	rc_term t = l->e[drop - 1].term;
 	for (size_t i = 0; i < drop; i++)
@@ -103,7 +103,7 @@ void log_compact(struct rc_log *l, rc_index upto, struct outbox *garbage)
 	l->prev_term = t;
 }
 
-void log_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
+void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
 	       struct outbox *garbage)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -23,24 +23,24 @@ struct rc_log {
 	rc_term prev_term;
 };
 
-void log_init(struct rc_log *l, rc_index prev_index, rc_term prev_term);
+void rlog_init(struct rc_log *l, rc_index prev_index, rc_term prev_term);
 /* Frees every entry now (the Replica is being destroyed). */
-void log_free(struct rc_log *l);
-rc_index log_last_index(const struct rc_log *l);
-rc_term log_last_term(const struct rc_log *l);
+void rlog_free(struct rc_log *l);
+rc_index rlog_last_index(const struct rc_log *l);
+rc_term rlog_last_term(const struct rc_log *l);
 /* The term at index i when known (prev_index or a present entry). */
-bool log_term_at(const struct rc_log *l, rc_index i, rc_term *term);
+bool rlog_term_at(const struct rc_log *l, rc_index i, rc_term *term);
 /* Borrowed until the entry leaves the log. NULL when not present. */
-const struct rc_entry *log_get(const struct rc_log *l, rc_index i);
+const struct rc_entry *rlog_get(const struct rc_log *l, rc_index i);
 /* Appends at last+1; data is copied. Aborts on allocation failure. */
-void log_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
+void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
 		uint32_t len);
 /* Drops entries >= from. */
-void log_truncate(struct rc_log *l, rc_index from, struct outbox *garbage);
+void rlog_truncate(struct rc_log *l, rc_index from, struct outbox *garbage);
 /* Drops entries <= upto (upto must be present or prev_index). */
-void log_compact(struct rc_log *l, rc_index upto, struct outbox *garbage);
+void rlog_compact(struct rc_log *l, rc_index upto, struct outbox *garbage);
 /* Drops everything; the log now starts after (prev_index, prev_term). */
-void log_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
+void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
 	       struct outbox *garbage);
 
 #endif

@@ -20,6 +20,8 @@
  *      persists of successive updates must become durable in order.
  *   4. When (3) is durable: send u.msgs_after_persist and call
  *      rc_persisted(r, last index, its term) for the entries it covered.
+ *      A message addressed to this node itself (a candidate's own vote,
+ *      counted only once durable) is handed back with rc_step, not sent.
  *   5. Write u.snapshot_chunk (if any) and, when it is the last chunk,
  *      restore the state machine from it and call rc_snapshot_installed.
  *   6. Apply u.committed[] to the state machine, in order; serve u.reads once
@@ -279,8 +281,9 @@ void rc_persisted(struct rc_replica *r, rc_index index, rc_term term);
 int rc_snapshot_taken(struct rc_replica *r, rc_index index, uint64_t size);
 /* The snapshot announced by update.snapshot_chunk with last=true is
  * restored and durable: the state machine now holds exactly the snapshot,
- * the stored log was emptied (every earlier log write completed or
- * discarded first), and the log restarts after index. Until this call the
+ * and the stored log was made to agree with it (Raft Figure 13): if it held
+ * the entry at index with term, the entries after it stay, otherwise it was
+ * emptied (every earlier log write completed first). Until this call the
  * Replica neither campaigns nor accepts entries. */
 void rc_snapshot_installed(struct rc_replica *r, rc_index index, rc_term term);
 int rc_transfer_leadership(struct rc_replica *r, rc_id to);

@@ -20,7 +20,7 @@
 bool rp_own_term_committed(const struct rc_replica *r)
 {
 	rc_term t;
-	return log_term_at(&r->log, r->commit, &t) && t == r->term;
+	return rlog_term_at(&r->log, r->commit, &t) && t == r->term;
 }
 
 static bool reads_allowed(const struct rc_replica *r)

@@ -166,16 +166,16 @@ struct rc_replica *rc_replica_new(const struct rc_options *opts, const struct rc
 	r->vote = boot->hard_state.vote;
 	outbox_init(&r->out);
 	r->snap = boot->snapshot;
-	log_init(&r->log, boot->snapshot.index, boot->snapshot.term);
+	rlog_init(&r->log, boot->snapshot.index, boot->snapshot.term);
 	r->cfg = boot->snapshot.membership;
 	r->cfg_index = boot->snapshot.index;
 	for (size_t i = 0; i < boot->n_entries; i++) {
 		const struct rc_entry *e = &boot->entries[i];
-		log_append(&r->log, e->term, e->type, e->data, e->len);
-		rp_config_after_append(r, log_get(&r->log, e->index));
+		rlog_append(&r->log, e->term, e->type, e->data, e->len);
+		rp_config_after_append(r, rlog_get(&r->log, e->index));
 	}
 	/* Everything handed in was durable; the applied prefix was committed. */
-	r->durable = log_last_index(&r->log);
+	r->durable = rlog_last_index(&r->log);
 	r->commit = boot->applied > r->snap.index ? boot->applied : r->snap.index;
 	r->applied_emitted = r->commit;
 	outbox_pending(&r->out)->membership_changed = false;
@@ -189,7 +189,7 @@ void rc_replica_free(struct rc_replica *r)
 		return;
 	for (uint32_t i = 0; i < r->n_progress; i++)
 		rp_progress_free(&r->progress[i]);
-	log_free(&r->log);
+	rlog_free(&r->log);
 	outbox_free(&r->out);
 	free(r->reads);
 	free(r->fwd_reads);
@@ -249,8 +249,9 @@ static bool handle_term(struct rc_replica *r, const struct rc_message *m)
 
 int rc_step(struct rc_replica *r, const struct rc_message *m)
 {
+	bool self_vote = m->type == RC_MSG_VOTE_RESP && m->from == r->o.id;
 	if (m->type < 1 || m->type > RC_MSG_TYPE_MAX || m->to != r->o.id || m->from == 0 ||
-	    m->from == r->o.id)
+	    (m->from == r->o.id && !self_vote))
 		return -RC_EINVAL;
 	if (!handle_term(r, m))
 		return 0;
@@ -310,6 +311,15 @@ void rc_tick(struct rc_replica *r, uint64_t now_ms)
 {
 	if (now_ms < r->now)
 		return;
+	if (!r->clock_started) {
+		/* The first tick tells the time: timers start from it. A sole
+		 * voter has nobody to wait for and campaigns at once. */
+		r->clock_started = true;
+		r->now = now_ms;
+		rp_reset_election_timer(r);
+		if (rp_voter_count(r) == 1 && rp_is_voter(r, r->o.id))
+			r->election_deadline = now_ms;
+	}
 	r->now = now_ms;
 	if (r->role == RC_LEADER) {
 		if (r->now >= r->next_quorum_check) {
@@ -328,7 +338,7 @@ void rc_tick(struct rc_replica *r, uint64_t now_ms)
 	if (r->now >= r->election_deadline) {
 		rp_reset_election_timer(r);
 		/* A server installing a snapshot has no log to campaign with. */
-		if (rp_is_voter(r, r->o.id) && !r->recv.awaiting_install)
+		if (rp_may_campaign(r) && !r->recv.awaiting_install)
 			rp_campaign(r, r->o.prevote, false);
 	}
 }
@@ -344,7 +354,7 @@ int rc_propose(struct rc_replica *r, const void *data, uint32_t len, rc_index *i
 		return -RC_ETOOBIG;
 	rp_append_local(r, RC_ENTRY_COMMAND, data, len);
 	if (index)
-		*index = log_last_index(&r->log);
+		*index = rlog_last_index(&r->log);
 	if (term)
 		*term = r->term;
 	return 0;
@@ -393,7 +403,7 @@ rc_index rc_commit_index(const struct rc_replica *r)
 
 rc_index rc_last_index(const struct rc_replica *r)
 {
-	return log_last_index(&r->log);
+	return rlog_last_index(&r->log);
 }
 
 rc_index rc_first_index(const struct rc_replica *r)
@@ -408,7 +418,7 @@ rc_index rc_snapshot_index(const struct rc_replica *r)
 
 const struct rc_entry *rc_entry_at(const struct rc_replica *r, rc_index index)
 {
-	return log_get(&r->log, index);
+	return rlog_get(&r->log, index);
 }
 
 const struct rc_membership *rc_membership(const struct rc_replica *r)

@@ -70,6 +70,7 @@ struct rc_replica {
 	rc_index cfg_index; /* its entry's index; <= snap.index: from the snapshot */
 
 	/* Time. */
+	bool clock_started; /* the first rc_tick arrived */
 	uint64_t now;
 	uint64_t election_deadline;
 	uint64_t last_leader_contact; /* for the vote lease (CheckQuorum) */
@@ -120,6 +121,7 @@ void rp_set_hard_state(struct rc_replica *r, rc_term term, rc_id vote);
 
 /* membership (configuration.c) */
 bool rp_is_voter(const struct rc_replica *r, rc_id id);
+bool rp_may_campaign(const struct rc_replica *r);
 uint32_t rp_quorum(const struct rc_replica *r);
 uint32_t rp_voter_count(const struct rc_replica *r);
 void rp_config_after_append(struct rc_replica *r, const struct rc_entry *e);
@@ -145,6 +147,7 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat);
 void rp_flush_appends(struct rc_replica *r);
 void rp_heartbeat_tick(struct rc_replica *r);
 void rp_maybe_commit(struct rc_replica *r);
+void rp_set_commit(struct rc_replica *r, rc_index commit);
 void rp_emit_committed(struct rc_replica *r);
 void rp_append_local(struct rc_replica *r, uint8_t type, const void *data, uint32_t len);
 void rp_truncate(struct rc_replica *r, rc_index from);

@@ -88,11 +88,11 @@ static void inflight_free_to(struct progress *pr, rc_index index)
 /* How many entries from index `from` fit in one AppendEntries. */
 static size_t batch_size(const struct rc_replica *r, rc_index from)
 {
-	rc_index last = log_last_index(&r->log);
+	rc_index last = rlog_last_index(&r->log);
 	size_t n = 0;
 	uint64_t bytes = 0;
 	for (rc_index i = from; i <= last && n < r->o.max_append_entries; i++) {
-		const struct rc_entry *e = log_get(&r->log, i);
+		const struct rc_entry *e = rlog_get(&r->log, i);
 		if (n > 0 && bytes + e->len > r->o.max_append_bytes)
 			break;
 		bytes += e->len;
@@ -110,11 +110,11 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 		/* Checks nothing the follower could reject: the prefix up to
 		 * match is known to agree (or 0, which always agrees). */
 		prev = pr->match;
-		if (!log_term_at(&r->log, prev, &prev_term))
+		if (!rlog_term_at(&r->log, prev, &prev_term))
 			prev = prev_term = 0;
 	} else {
 		prev = pr->next - 1;
-		if (!log_term_at(&r->log, prev, &prev_term)) {
+		if (!rlog_term_at(&r->log, prev, &prev_term)) {
 			rp_start_snapshot(r, pr);
 			return;
 		}
@@ -127,7 +127,7 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 	m->u.append.seq = r->hb_seq;
 	m->u.append.n_entries = (uint32_t)n;
 	if (n) {
-		const struct rc_entry *first = log_get(&r->log, prev + 1);
+		const struct rc_entry *first = rlog_get(&r->log, prev + 1);
 		m->u.append.entries = outbox_entry_array(&r->out, first, n);
 	}
 	pr->sent_seq = r->hb_seq;
@@ -149,7 +149,7 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
  * waiting on it) without waiting for the next heartbeat. */
 void rp_flush_appends(struct rc_replica *r)
 {
-	rc_index last = log_last_index(&r->log);
+	rc_index last = rlog_last_index(&r->log);
 	for (uint32_t i = 0; i < r->n_progress; i++) {
 		struct progress *pr = &r->progress[i];
 		while (!paused(r, pr) && pr->next <= last) {
@@ -177,7 +177,7 @@ static void broadcast_round(struct rc_replica *r)
 
 void rp_heartbeat_tick(struct rc_replica *r)
 {
-	rc_index last = log_last_index(&r->log);
+	rc_index last = rlog_last_index(&r->log);
 	for (uint32_t i = 0; i < r->n_progress; i++) {
 		struct progress *pr = &r->progress[i];
 		switch (pr->state) {
@@ -212,16 +212,16 @@ void rp_emit_committed(struct rc_replica *r)
 {
 	rc_index to = r->commit < r->durable ? r->commit : r->durable;
 	while (r->applied_emitted < to) {
-		const struct rc_entry *e = log_get(&r->log, r->applied_emitted + 1);
+		const struct rc_entry *e = rlog_get(&r->log, r->applied_emitted + 1);
 		assert(e);
 		outbox_committed(&r->out, e);
 		r->applied_emitted++;
 	}
 }
 
-static void set_commit(struct rc_replica *r, rc_index commit)
+void rp_set_commit(struct rc_replica *r, rc_index commit)
 {
-	assert(commit <= log_last_index(&r->log));
+	assert(commit <= rlog_last_index(&r->log));
 	if (commit <= r->commit)
 		return;
 	r->commit = commit;
@@ -246,7 +246,7 @@ void rp_maybe_commit(struct rc_replica *r)
 	uint32_t n = 0;
 	if (rp_is_voter(r, r->o.id)) {
 #ifdef RC_MUTANT_SELF_COUNT_BEFORE_PERSIST
-		matches[n++] = log_last_index(&r->log);
+		matches[n++] = rlog_last_index(&r->log);
 #else
 		matches[n++] = r->durable;
 #endif
@@ -262,21 +262,21 @@ void rp_maybe_commit(struct rc_replica *r)
 	if (idx <= r->commit)
 		return;
 	rc_term t = 0;
-	if (!log_term_at(&r->log, idx, &t))
+	if (!rlog_term_at(&r->log, idx, &t))
 		return;
 #ifndef RC_MUTANT_COMMIT_OLD_TERM
 	if (t != r->term)
 		return; /* Raft 5.4.2: never commit an older term by counting */
 #endif
-	set_commit(r, idx);
+	rp_set_commit(r, idx);
 }
 
 void rc_persisted(struct rc_replica *r, rc_index index, rc_term term)
 {
 	rc_term t;
-	if (index <= r->durable || index > log_last_index(&r->log))
+	if (index <= r->durable || index > rlog_last_index(&r->log))
 		return;
-	if (!log_term_at(&r->log, index, &t) || t != term)
+	if (!rlog_term_at(&r->log, index, &t) || t != term)
 		return; /* that write was truncated since; its successor will report */
 	r->durable = index;
 	if (r->role == RC_LEADER)
@@ -286,8 +286,8 @@ void rc_persisted(struct rc_replica *r, rc_index index, rc_term term)
 
 void rp_append_local(struct rc_replica *r, uint8_t type, const void *data, uint32_t len)
 {
-	log_append(&r->log, r->term, type, data, len);
-	const struct rc_entry *e = log_get(&r->log, log_last_index(&r->log));
+	rlog_append(&r->log, r->term, type, data, len);
+	const struct rc_entry *e = rlog_get(&r->log, rlog_last_index(&r->log));
 	outbox_persist_entry(&r->out, e);
 	rp_config_after_append(r, e);
 }
@@ -295,7 +295,7 @@ void rp_append_local(struct rc_replica *r, uint8_t type, const void *data, uint3
 void rp_truncate(struct rc_replica *r, rc_index from)
 {
 	assert(from > r->commit);
-	log_truncate(&r->log, from, &r->out);
+	rlog_truncate(&r->log, from, &r->out);
 	outbox_truncate(&r->out, from);
 	if (r->durable >= from)
 		r->durable = from - 1;
@@ -327,13 +327,13 @@ static void reply_append(struct rc_replica *r, const struct rc_message *m, bool 
 	/* Fast backtracking: the last index at or below the leader's prev
 	 * whose term is not above the leader's prev term. */
 	rc_index idx = m->u.append.prev_index;
-	rc_index last = log_last_index(&r->log);
+	rc_index last = rlog_last_index(&r->log);
 	if (idx > last)
 		idx = last;
 	rc_term t = 0;
-	while (log_term_at(&r->log, idx, &t) && t > m->u.append.prev_term && idx > r->log.prev_index)
+	while (rlog_term_at(&r->log, idx, &t) && t > m->u.append.prev_term && idx > r->log.prev_index)
 		idx--;
-	log_term_at(&r->log, idx, &t);
+	rlog_term_at(&r->log, idx, &t);
 	resp->u.append_resp.reject_index = m->u.append.prev_index;
 	resp->u.append_resp.hint_index = idx;
 	resp->u.append_resp.hint_term = t;
@@ -371,33 +371,33 @@ void rp_handle_append(struct rc_replica *r, const struct rc_message *m)
 		prev_term = r->log.prev_term;
 	}
 	rc_term t;
-	if (!log_term_at(&r->log, prev, &t) || t != prev_term) {
+	if (!rlog_term_at(&r->log, prev, &t) || t != prev_term) {
 		reply_append(r, m, false, 0);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct rc_entry *e = &entries[i];
-		if (e->index <= log_last_index(&r->log)) {
-			log_term_at(&r->log, e->index, &t);
+		if (e->index <= rlog_last_index(&r->log)) {
+			rlog_term_at(&r->log, e->index, &t);
 			if (t == e->term)
 				continue; /* already held: a duplicate changes nothing */
 			if (e->index <= r->commit)
 				return; /* would erase a committed entry: not a leader of ours */
 			rp_truncate(r, e->index);
 		}
-		log_append(&r->log, e->term, e->type, e->data, e->len);
-		const struct rc_entry *mine = log_get(&r->log, e->index);
+		rlog_append(&r->log, e->term, e->type, e->data, e->len);
+		const struct rc_entry *mine = rlog_get(&r->log, e->index);
 		outbox_persist_entry(&r->out, mine);
 		rp_config_after_append(r, mine);
 	}
 	rc_index match = prev + n;
 #ifdef RC_MUTANT_TRUNCATE_STALE
-	if (log_last_index(&r->log) > match && match >= r->commit)
+	if (rlog_last_index(&r->log) > match && match >= r->commit)
 		rp_truncate(r, match + 1);
 #endif
 	if (a->commit > r->commit) {
 		rc_index c = a->commit < match ? a->commit : match;
-		set_commit(r, c);
+		rp_set_commit(r, c);
 	}
 	reply_append(r, m, true, match);
 }
@@ -421,11 +421,11 @@ void rp_handle_append_resp(struct rc_replica *r, const struct rc_message *m)
 			     pr->state == PR_SNAPSHOT;
 		if (!stale) {
 			rc_index idx = a->hint_index;
-			rc_index last = log_last_index(&r->log);
+			rc_index last = rlog_last_index(&r->log);
 			if (idx > last)
 				idx = last;
 			rc_term t = 0;
-			while (idx > r->log.prev_index && log_term_at(&r->log, idx, &t) &&
+			while (idx > r->log.prev_index && rlog_term_at(&r->log, idx, &t) &&
 			       t > a->hint_term)
 				idx--;
 			rp_become_probe(pr);
@@ -435,7 +435,7 @@ void rp_handle_append_resp(struct rc_replica *r, const struct rc_message *m)
 		}
 	} else {
 		bool progressed = a->match_index > pr->match;
-		if (a->match_index <= log_last_index(&r->log) && progressed)
+		if (a->match_index <= rlog_last_index(&r->log) && progressed)
 			pr->match = a->match_index;
 		else
 			progressed = false;

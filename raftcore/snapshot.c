@@ -21,7 +21,7 @@ int rc_snapshot_taken(struct rc_replica *r, rc_index index, uint64_t size)
 	rc_term term;
 	if (index <= r->snap.index)
 		return 0;
-	if (index > r->applied_emitted || !log_term_at(&r->log, index, &term))
+	if (index > r->applied_emitted || !rlog_term_at(&r->log, index, &term))
 		return -RC_EINVAL;
 	struct rc_snapshot_meta meta = {.index = index, .term = term, .size = size};
 	rp_config_at(r, index, &meta.membership);
@@ -29,7 +29,7 @@ int rc_snapshot_taken(struct rc_replica *r, rc_index index, uint64_t size)
 	rc_index keep = r->o.snapshot_trailing;
 	rc_index upto = index > keep ? index - keep : 0;
 	if (upto > r->log.prev_index) {
-		log_compact(&r->log, upto, &r->out);
+		rlog_compact(&r->log, upto, &r->out);
 		outbox_pending(&r->out)->compact_to = upto;
 	}
 	/* The caller keeps only its newest snapshot: restart transfers. */
@@ -108,6 +108,15 @@ void rp_handle_snapshot(struct rc_replica *r, const struct rc_message *m)
 		rp_reply_append_success(r, m->from, r->commit);
 		return;
 	}
+	rc_term t;
+	if (s->offset == 0 && rlog_term_at(&r->log, s->index, &t) && t == s->snap_term) {
+		/* Our log already holds the snapshot's last entry (the leader's
+		 * view of us lagged): installing would only drop entries we may
+		 * have acknowledged. The prefix is committed, and matches. */
+		rp_set_commit(r, s->index);
+		rp_reply_append_success(r, m->from, s->index);
+		return;
+	}
 	bool sane = s->offset <= s->size && s->len <= s->size - s->offset &&
 		    s->last == (s->offset + s->len == s->size) && (s->len == 0 || s->data);
 	if (!sane)
@@ -142,15 +151,29 @@ void rc_snapshot_installed(struct rc_replica *r, rc_index index, rc_term term)
 		return;
 	struct rc_snapshot_meta meta = r->recv.meta;
 	memset(&r->recv, 0, sizeof(r->recv));
-	outbox_drop_entries(&r->out);
-	log_reset(&r->log, index, term, &r->out);
+	rc_term t;
+	if (rlog_term_at(&r->log, index, &t) && t == term && index > r->log.prev_index) {
+		/* Raft Figure 13, step 6: the log holds the snapshot's last
+		 * entry, so the entries after it stay (they may have been
+		 * acknowledged); only the prefix goes. */
+		rlog_compact(&r->log, index, &r->out);
+		if (r->durable < index)
+			r->durable = index;
+	} else {
+		outbox_drop_entries(&r->out);
+		rlog_reset(&r->log, index, term, &r->out);
+		r->durable = index;
+	}
 	r->snap = meta;
-	r->cfg = meta.membership;
-	r->cfg_index = index;
-	outbox_pending(&r->out)->membership_changed = true;
+	if (r->cfg_index <= index || r->cfg_index > rlog_last_index(&r->log)) {
+		/* Unless a configuration entry after the snapshot survived in
+		 * the kept log, the snapshot's is the newest. */
+		r->cfg = meta.membership;
+		r->cfg_index = index;
+		outbox_pending(&r->out)->membership_changed = true;
+	}
 	if (r->commit < index)
 		r->commit = index;
-	r->durable = index;
 	r->applied_emitted = index;
 	if (r->leader)
 		rp_reply_append_success(r, r->leader, index);

@@ -24,7 +24,7 @@ int rc_transfer_leadership(struct rc_replica *r, rc_id to)
 
 void rp_transfer_check(struct rc_replica *r, struct progress *pr)
 {
-	if (r->transfer_to != pr->id || pr->match != log_last_index(&r->log))
+	if (r->transfer_to != pr->id || pr->match != rlog_last_index(&r->log))
 		return;
 	rp_msg(r, RC_MSG_TIMEOUT_NOW, pr->id, false);
 }

@@ -200,7 +200,9 @@ static void drain(int fd)
 int loop_run(struct loop *l)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	while (!atomic_load(&l->stop)) {
+	/* Each loop_stop ends one loop_run: the request is consumed here, so
+	 * the loop can be run again (tests drive it in several steps). */
+	while (!atomic_exchange(&l->stop, false)) {
 		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)

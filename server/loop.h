@@ -52,7 +52,8 @@ uint64_t loop_now_ms(const struct loop *l);
 uint64_t loop_clock_ms(void);
 
 /* Runs until loop_stop (any thread, or a signal handler via loop_wake
- * after setting a flag). Returns 0, or -errno if epoll failed. */
+ * after setting a flag). Returns 0, or -errno if epoll failed. Each
+ * loop_stop ends one loop_run; the loop may be run again afterwards. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 

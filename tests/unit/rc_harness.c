@@ -78,11 +78,16 @@ static void boot(struct h_cluster *c, struct h_node *nd)
 	struct rc_options o = c->opts;
 	o.id = nd->id;
 	o.seed = c->opts.seed * 31 + nd->id;
+	/* The stored log may still hold the trailing entries a snapshot
+	 * covers; the Replica boots with those after it. */
+	size_t skip = 0;
+	while (skip < nd->n_log && nd->log[skip].index <= nd->snap.index)
+		skip++;
 	struct rc_boot b = {
 		.hard_state = nd->hs,
 		.snapshot = nd->snap,
-		.entries = nd->log,
-		.n_entries = nd->n_log,
+		.entries = nd->log + skip,
+		.n_entries = nd->n_log - skip,
 		.applied = nd->snap.index,
 	};
 	char err[256];
@@ -96,14 +101,14 @@ static void boot(struct h_cluster *c, struct h_node *nd)
 	nd->applied = nd->snap.index;
 }
 
-void h_init_opts(struct h_cluster *c, size_t n, const struct rc_options *o)
+void h_init_spares(struct h_cluster *c, size_t n, size_t n_members, const struct rc_options *o)
 {
-	assert(n <= H_MAX_NODES);
+	assert(n <= H_MAX_NODES && n_members <= n);
 	memset(c, 0, sizeof(*c));
 	c->n = n;
 	c->opts = *o;
-	struct rc_membership m = {.n = (uint32_t)n};
-	for (size_t i = 0; i < n; i++) {
+	struct rc_membership m = {.n = (uint32_t)n_members};
+	for (size_t i = 0; i < n_members; i++) {
 		m.members[i].id = i + 1;
 		m.members[i].voter = true;
 		snprintf(m.members[i].addr, RC_ADDR_MAX, "node%zu", i + 1);
@@ -111,18 +116,29 @@ void h_init_opts(struct h_cluster *c, size_t n, const struct rc_options *o)
 	for (size_t i = 0; i < n; i++) {
 		struct h_node *nd = &c->nodes[i];
 		nd->id = i + 1;
-		nd->snap.membership = m;
+		if (i < n_members)
+			nd->snap.membership = m; /* else: boots empty, to be added */
 		nd->auto_persist = true;
 		boot(c, nd);
 	}
 }
 
+void h_init_opts(struct h_cluster *c, size_t n, const struct rc_options *o)
+{
+	h_init_spares(c, n, n, o);
+}
+
+void h_default_opts(struct rc_options *o, uint64_t seed)
+{
+	rc_options_default(o, 1, seed);
+	o->election_timeout_ms = 100;
+	o->heartbeat_ms = 10;
+}
+
 void h_init(struct h_cluster *c, size_t n, uint64_t seed)
 {
 	struct rc_options o;
-	rc_options_default(&o, 1, seed);
-	o.election_timeout_ms = 100;
-	o.heartbeat_ms = 10;
+	h_default_opts(&o, seed);
 	h_init_opts(c, n, &o);
 }
 
@@ -152,14 +168,31 @@ void h_free(struct h_cluster *c)
 		free_entries(nd->log, nd->n_log);
 	}
 	h_clear_msgs(c);
+	free(c->msgs);
+	c->msgs = NULL;
+	c->cap_msgs = 0;
+}
+
+/* A free slot at the tail of the network queue. A queue this long means
+ * a message storm (a livelock in the Replica): stop rather than exhaust
+ * memory. */
+#define H_MAX_QUEUE 100000
+static struct h_msg *queue_slot(struct h_cluster *c)
+{
+	assert(c->n_msgs < H_MAX_QUEUE);
+	if (c->n_msgs == c->cap_msgs) {
+		c->cap_msgs = c->cap_msgs ? 2 * c->cap_msgs : 64;
+		c->msgs = realloc(c->msgs, c->cap_msgs * sizeof(*c->msgs));
+		assert(c->msgs);
+	}
+	return &c->msgs[c->n_msgs++];
 }
 
 static void send(struct h_cluster *c, const struct rc_message *m)
 {
 	if (c->drop[m->from][m->to])
 		return;
-	assert(c->n_msgs < H_MAX_MSGS);
-	copy_msg(&c->msgs[c->n_msgs++], m);
+	copy_msg(queue_slot(c), m);
 }
 
 static void send_copied(struct h_cluster *c, struct h_msg *m)
@@ -168,8 +201,7 @@ static void send_copied(struct h_cluster *c, struct h_msg *m)
 		free_msg(m);
 		return;
 	}
-	assert(c->n_msgs < H_MAX_MSGS);
-	c->msgs[c->n_msgs++] = *m;
+	*queue_slot(c) = *m;
 	memset(m, 0, sizeof(*m));
 }
 
@@ -178,15 +210,28 @@ static void install_chunk(struct h_cluster *c, struct h_node *nd, const struct r
 	(void)c;
 	if (!ch->last)
 		return;
-	/* The state machine and the stored log are replaced by the snapshot. */
+	/* The state machine is replaced by the snapshot; the stored log keeps
+	 * what follows the snapshot's last entry if it holds that entry
+	 * (Raft Figure 13), else it is emptied. */
 	nd->snap = ch->meta;
-	free_entries(nd->log, nd->n_log);
-	nd->log = NULL;
-	nd->n_log = 0;
+	size_t keep_from = nd->n_log;
+	for (size_t i = 0; i < nd->n_log; i++)
+		if (nd->log[i].index == ch->meta.index && nd->log[i].term == ch->meta.term)
+			keep_from = i + 1;
+	for (size_t i = 0; i < keep_from; i++)
+		free((void *)nd->log[i].data);
+	memmove(nd->log, nd->log + keep_from, (nd->n_log - keep_from) * sizeof(*nd->log));
+	nd->n_log -= keep_from;
 	nd->applied = ch->meta.index;
 	nd->chunk_last_seen = true;
 	nd->chunk_meta = ch->meta;
 	rc_snapshot_installed(nd->r, ch->meta.index, ch->meta.term);
+}
+
+/* The last index on the node's disk (its snapshot's when the log is empty). */
+static rc_index durable_last(const struct h_node *nd)
+{
+	return nd->n_log ? nd->log[nd->n_log - 1].index : nd->snap.index;
 }
 
 /* Routes one update; false when it held nothing at all. */
@@ -195,6 +240,8 @@ static bool take_once(struct h_cluster *c, rc_id id)
 	struct h_node *nd = h_node(c, id);
 	struct rc_update u;
 	rc_take_update(nd->r, &u);
+	if (c->observe)
+		c->observe(c, id, &u, c->observe_arg);
 	bool empty = !u.n_msgs && !u.n_msgs_after_persist && !u.n_entries &&
 		     !u.hard_state_changed && !u.truncate_from && !u.n_committed && !u.n_reads &&
 		     !u.has_snapshot_chunk && !u.compact_to;
@@ -216,7 +263,10 @@ static bool take_once(struct h_cluster *c, rc_id id)
 	nd->pending[nd->n_pending++] = p;
 	for (size_t i = 0; i < u.n_committed; i++) {
 		const struct rc_entry *e = &u.committed[i];
-		assert(e->index == nd->applied + 1);
+		if (e->index != nd->applied + 1)
+			nd->apply_out_of_order++;
+		if (e->index > durable_last(nd))
+			nd->apply_not_durable++;
 		nd->applied = e->index;
 		if (e->index < 4096)
 			nd->applied_term[e->index] = e->term;
@@ -225,6 +275,8 @@ static bool take_once(struct h_cluster *c, rc_id id)
 		nd->reads[nd->n_reads++] = u.reads[i];
 	struct rc_snapshot_chunk chunk = u.snapshot_chunk;
 	bool has_chunk = u.has_snapshot_chunk;
+	if (has_chunk)
+		nd->n_chunks++;
 	if (u.compact_to) {
 		size_t drop = 0;
 		while (drop < nd->n_log && nd->log[drop].index <= u.compact_to)
@@ -368,6 +420,18 @@ void h_elect(struct h_cluster *c, rc_id id)
 	}
 }
 
+bool h_campaign(struct h_cluster *c, rc_id id)
+{
+	struct h_node *nd = h_node(c, id);
+	for (int round = 0; round < 10 && rc_role(nd->r) != RC_LEADER; round++) {
+		h_tick(c, id, 2 * c->opts.election_timeout_ms);
+		while (h_deliver_matching(c, RC_MSG_VOTE, 0, 0) +
+		       h_deliver_matching(c, RC_MSG_VOTE_RESP, 0, 0))
+			;
+	}
+	return rc_role(nd->r) == RC_LEADER;
+}
+
 void h_crash(struct h_cluster *c, rc_id id)
 {
 	struct h_node *nd = h_node(c, id);
@@ -402,6 +466,22 @@ void h_isolate(struct h_cluster *c, rc_id id, bool isolated)
 	}
 }
 
+void h_partition(struct h_cluster *c, const rc_id *side, size_t n)
+{
+	bool in[H_MAX_NODES + 1] = {false};
+	for (size_t i = 0; i < n; i++)
+		in[side[i]] = true;
+	for (rc_id a = 1; a <= c->n; a++)
+		for (rc_id b = 1; b <= c->n; b++)
+			if (in[a] != in[b])
+				c->drop[a][b] = true;
+}
+
+void h_heal(struct h_cluster *c)
+{
+	memset(c->drop, 0, sizeof(c->drop));
+}
+
 rc_id h_leader(struct h_cluster *c)
 {
 	rc_id found = 0;
@@ -414,4 +494,100 @@ rc_id h_leader(struct h_cluster *c)
 		}
 	}
 	return found;
+}
+
+void h_set_log(struct h_cluster *c, rc_id id, const rc_term *terms, size_t n)
+{
+	struct h_node *nd = h_node(c, id);
+	if (nd->up)
+		h_crash(c, id);
+	free_entries(nd->log, nd->n_log);
+	nd->log = n ? calloc(n, sizeof(*nd->log)) : NULL;
+	nd->n_log = n;
+	for (size_t i = 0; i < n; i++) {
+		assert(i == 0 || terms[i] >= terms[i - 1]);
+		nd->log[i] = (struct rc_entry){
+			.term = terms[i], .index = nd->snap.index + 1 + i, .type = RC_ENTRY_NOOP};
+	}
+	if (n && nd->hs.term < terms[n - 1])
+		nd->hs = (struct rc_hard_state){.term = terms[n - 1], .vote = 0};
+	h_restart(c, id);
+}
+
+int h_step(struct h_cluster *c, const struct rc_message *m)
+{
+	int rv = rc_step(h_r(c, m->to), m);
+	h_take(c, m->to);
+	return rv;
+}
+
+static bool matches(const struct h_msg *q, uint8_t type, rc_id from, rc_id to)
+{
+	return (!type || q->m.type == type) && (!from || q->m.from == from) &&
+	       (!to || q->m.to == to);
+}
+
+size_t h_count_msgs(struct h_cluster *c, uint8_t type, rc_id from, rc_id to)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_msgs; i++)
+		if (matches(&c->msgs[i], type, from, to))
+			n++;
+	return n;
+}
+
+size_t h_deliver_matching(struct h_cluster *c, uint8_t type, rc_id from, rc_id to)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_msgs;) {
+		if (!matches(&c->msgs[i], type, from, to)) {
+			i++;
+			continue;
+		}
+		h_deliver_at(c, i); /* what it produces is queued at the tail */
+		n++;
+	}
+	return n;
+}
+
+void h_drop_at(struct h_cluster *c, size_t i)
+{
+	assert(i < c->n_msgs);
+	free_msg(&c->msgs[i]);
+	memmove(&c->msgs[i], &c->msgs[i + 1], (c->n_msgs - i - 1) * sizeof(c->msgs[0]));
+	c->n_msgs--;
+}
+
+void h_copy_msg(struct h_cluster *c, size_t i, struct h_msg *out)
+{
+	assert(i < c->n_msgs);
+	copy_msg(out, &c->msgs[i].m);
+}
+
+void h_inject(struct h_cluster *c, const struct h_msg *m)
+{
+	copy_msg(queue_slot(c), &m->m);
+}
+
+void h_msg_free(struct h_msg *m)
+{
+	free_msg(m);
+}
+
+int h_snapshot(struct h_cluster *c, rc_id id, rc_index index, uint64_t size)
+{
+	struct h_node *nd = h_node(c, id);
+	const struct rc_entry *e = rc_entry_at(nd->r, index);
+	struct rc_snapshot_meta meta = {
+		.index = index, .term = e ? e->term : 0, .size = size,
+		.membership = nd->snap.membership};
+	/* The configuration at index: the newest config entry up to it. */
+	for (size_t i = 0; i < nd->n_log && nd->log[i].index <= index; i++)
+		if (nd->log[i].type == RC_ENTRY_CONFIG)
+			rc_membership_decode(nd->log[i].data, nd->log[i].len, &meta.membership);
+	int rv = rc_snapshot_taken(nd->r, index, size);
+	if (rv == 0 && index > nd->snap.index)
+		nd->snap = meta;
+	h_take(c, id);
+	return rv;
 }

@@ -1,0 +1,13 @@
+# cairnd: the node (main, settings, the loop turn, persistence, apply,
+# forwarding, snapshots), linked with storage, store, transport and api.
+NODE_SRCS := server/main.c server/config.c server/log.c server/identity.c server/node.c \
+	server/node_persist.c server/node_apply.c server/node_client.c server/node_snapshot.c
+STRICT_SRCS += $(NODE_SRCS)
+NODE_OBJS := $(NODE_SRCS:%.c=$(B)/%.o)
+CAIRND := $(B)/cairnd
+BINS += $(CAIRND)
+
+$(NODE_OBJS): CFLAGS_ALL += -Iapi
+
+$(CAIRND): $(NODE_OBJS) $(API_LIB) $(STORE_LIB) $(NET_LIB) $(STORAGE_LIB) $(RAFTCORE_LIB)
+	$(CC) $(LDFLAGS_ALL) $^ -lsqlite3 $(API_LDLIBS) -lcjson -pthread -o $@

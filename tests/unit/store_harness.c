@@ -1,0 +1,265 @@
+/*
+ * Helpers for the store unit tests; see store_harness.h.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store_harness.h"
+
+char *sh_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char tmpl[4096];
+	snprintf(tmpl, sizeof(tmpl), "%s/cairn-store-XXXXXX", base != NULL ? base : "/tmp");
+	char *dir = mkdtemp(tmpl);
+	assert_non_null(dir);
+	return strdup(dir);
+}
+
+void sh_rmdir(char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d != NULL) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			char *p = sh_path(dir, de->d_name);
+			unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+char *sh_path(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	assert_non_null(p);
+	snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static struct store_entry encode(uint64_t index, const struct cmd *c)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(cmd_encode(c, &buf, &len), 0);
+	return (struct store_entry){
+		.index = index, .term = 1, .type = STORE_ENTRY_COMMAND, .data = buf, .len = len};
+}
+
+struct store_entry sh_put(uint64_t index, const void *key, size_t klen, const void *value,
+			  size_t vlen, bool has_cas, uint64_t cas)
+{
+	struct cmd c = {.type = CMD_KV_PUT};
+	c.u.put.key = (struct cmd_bytes){key, (uint32_t)klen};
+	c.u.put.value = (struct cmd_bytes){value, (uint32_t)vlen};
+	c.u.put.has_cas = has_cas;
+	c.u.put.cas = cas;
+	return encode(index, &c);
+}
+
+struct store_entry sh_put_s(uint64_t index, const char *key, const char *value)
+{
+	return sh_put(index, key, strlen(key), value, strlen(value), false, 0);
+}
+
+struct store_entry sh_cas_s(uint64_t index, const char *key, const char *value, uint64_t cas)
+{
+	return sh_put(index, key, strlen(key), value, strlen(value), true, cas);
+}
+
+struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool recurse,
+			  bool has_cas, uint64_t cas)
+{
+	struct cmd c = {.type = CMD_KV_DELETE};
+	c.u.del.key = (struct cmd_bytes){key, (uint32_t)klen};
+	c.u.del.recurse = recurse;
+	c.u.del.has_cas = has_cas;
+	c.u.del.cas = cas;
+	return encode(index, &c);
+}
+
+struct store_entry sh_del_s(uint64_t index, const char *key, bool recurse)
+{
+	return sh_del(index, key, strlen(key), recurse, false, 0);
+}
+
+struct store_entry sh_noop(uint64_t index)
+{
+	return (struct store_entry){.index = index, .term = 1, .type = STORE_ENTRY_NOOP};
+}
+
+void sh_entry_free(struct store_entry *e)
+{
+	free((void *)e->data);
+	e->data = NULL;
+}
+
+static void copy_bytes(struct cmd_bytes *b, uint8_t **slot)
+{
+	*slot = malloc(b->len + 1);
+	assert_non_null(*slot);
+	if (b->len > 0)
+		memcpy(*slot, b->p, b->len);
+	b->p = *slot;
+}
+
+static void copy_entry(struct kv_entry *e, uint8_t **slots)
+{
+	copy_bytes(&e->key, &slots[0]);
+	copy_bytes(&e->value, &slots[1]);
+	copy_bytes(&e->session, &slots[2]);
+}
+
+void sh_collect(void *arg, uint64_t index, uint64_t term, const struct cmd_result *res)
+{
+	struct sh_collector *c = arg;
+	if (c->n == c->cap) {
+		c->cap = c->cap > 0 ? c->cap * 2 : 8;
+		c->res = realloc(c->res, c->cap * sizeof(*c->res));
+		assert_non_null(c->res);
+	}
+	struct sh_result *r = &c->res[c->n++];
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->term = term;
+	r->r = *res;
+	if (res->has_entry)
+		copy_entry(&r->r.entry, &r->bytes[0]);
+	if (res->has_current)
+		copy_entry(&r->r.current, &r->bytes[3]);
+}
+
+void sh_result_free(struct sh_result *res)
+{
+	for (int i = 0; i < 6; i++)
+		free(res->bytes[i]);
+	memset(res, 0, sizeof(*res));
+}
+
+void sh_collector_free(struct sh_collector *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		sh_result_free(&c->res[i]);
+	free(c->res);
+	memset(c, 0, sizeof(*c));
+}
+
+int sh_apply(struct store *st, struct store_entry *entries, size_t n, struct sh_collector *c)
+{
+	int rv = store_apply_batch(st, entries, n, c != NULL ? sh_collect : NULL, c);
+	for (size_t i = 0; i < n; i++)
+		sh_entry_free(&entries[i]);
+	return rv;
+}
+
+struct sh_result sh_apply1(struct store *st, struct store_entry e)
+{
+	struct sh_collector c = {0};
+	int rv = sh_apply(st, &e, 1, &c);
+	if (rv != 0)
+		fail_msg("apply: %s: %s", store_strerror(rv), store_errmsg(st));
+	assert_int_equal(c.n, 1);
+	struct sh_result r = c.res[0];
+	free(c.res);
+	return r;
+}
+
+void sh_query(struct store *st, const void *key, size_t klen, bool recurse, bool keys_only,
+	      struct query_result *out)
+{
+	struct query q = {.type = QUERY_KV_GET,
+			  .key = {key, (uint32_t)klen},
+			  .recurse = recurse,
+			  .keys_only = keys_only};
+	int rv = store_query(st, &q, out);
+	if (rv != 0)
+		fail_msg("query: %s: %s", store_strerror(rv), out->message);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		assert_true(n >= 0);
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)n + 64;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+}
+
+static void put_bytes(struct buf *b, struct cmd_bytes s)
+{
+	assert_true(s.len == 0 || s.p != NULL);
+	assert_non_null(s.p); /* never NULL, also when empty */
+	put(b, "[");
+	for (uint32_t i = 0; i < s.len; i++)
+		put(b, "%02x", s.p[i]);
+	put(b, "]");
+}
+
+char *sh_dump(const struct query_result *r)
+{
+	struct buf b = {malloc(256), 0, 256};
+	assert_non_null(b.p);
+	b.p[0] = 0;
+	put(&b, "status=%d index=%llu n=%zu\n", (int)r->status, (unsigned long long)r->index,
+	    r->n_entries);
+	for (size_t i = 0; i < r->n_entries; i++) {
+		const struct kv_entry *e = &r->entries[i];
+		put_bytes(&b, e->key);
+		put(&b, " c=%llu m=%llu v=%llu s=", (unsigned long long)e->create_index,
+		    (unsigned long long)e->modify_index, (unsigned long long)e->version);
+		put_bytes(&b, e->session);
+		put(&b, " ");
+		put_bytes(&b, e->value);
+		put(&b, "\n");
+	}
+	return b.p;
+}
+
+char *sh_dump_store(struct store *st)
+{
+	struct query_result r;
+	sh_query(st, "", 0, true, false, &r);
+	char *d = sh_dump(&r);
+	r.release(&r);
+	return d;
+}
+
+struct store *sh_open(const char *dir, const char *name, const struct store_opts *opts)
+{
+	char *path = sh_path(dir, name);
+	char errmsg[STORE_ERRMSG_SIZE];
+	struct store *st = NULL;
+	int rv = store_open(path, opts, &st, errmsg);
+	free(path);
+	if (rv != 0)
+		fail_msg("store_open: %s: %s", store_strerror(rv), errmsg);
+	return st;
+}

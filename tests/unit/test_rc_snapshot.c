@@ -1,0 +1,348 @@
+/*
+ * Snapshots and InstallSnapshot (raftcore/snapshot.c), one test per rule.
+ * Raft paper 7 and dissertation 5:
+ * - "Each server takes snapshots independently, covering just the
+ *   committed entries"; the log up to the snapshot may then be discarded,
+ *   here keeping snapshot_trailing entries (update.compact_to).
+ * - "The leader uses a new RPC called InstallSnapshot to send snapshots to
+ *   followers that are too far behind", "split into chunks for
+ *   transmission"; the snapshot carries "the latest configuration as of
+ *   last included index" (dissertation 5.1), the committed one.
+ * - Like an append, a chunk is acknowledged only once written (Figure 2,
+ *   "before responding to RPCs").
+ * - "If instead the follower receives a snapshot that describes a prefix of
+ *   its log ... [otherwise] the follower discards its entire log"; it then
+ *   continues with AppendEntries from the snapshot's index.
+ * - The leader keeps only its newest snapshot: a new one restarts a
+ *   transfer in progress; a chunk lost in the network is resent after an
+ *   election timeout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rc_harness.h"
+
+#define T 100
+#define HB 10
+#define CHUNK 100
+
+struct snap_watch {
+	rc_index compact_to[H_MAX_NODES + 1]; /* last compaction reported */
+	/* chunks handed to node 3's caller, in order */
+	size_t n_chunks;
+	struct rc_snapshot_chunk chunks[64];
+	int resp_now;   /* SNAPSHOT_RESP in u.msgs: must never happen */
+	int resp_after; /* ... in u.msgs_after_persist */
+};
+
+static void watch_snap(struct h_cluster *c, rc_id id, const struct rc_update *u, void *arg)
+{
+	(void)c;
+	struct snap_watch *w = arg;
+	if (u->compact_to)
+		w->compact_to[id] = u->compact_to;
+	if (u->has_snapshot_chunk && w->n_chunks < 64)
+		w->chunks[w->n_chunks++] = u->snapshot_chunk;
+	for (size_t i = 0; i < u->n_msgs; i++)
+		if (u->msgs[i].type == RC_MSG_SNAPSHOT_RESP)
+			w->resp_now++;
+	for (size_t i = 0; i < u->n_msgs_after_persist; i++)
+		if (u->msgs_after_persist[i].type == RC_MSG_SNAPSHOT_RESP)
+			w->resp_after++;
+}
+
+static void snapshot_taken_compacts_log_to_index_minus_trailing(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	memset(&w, 0, sizeof(w));
+	struct rc_options o;
+	h_default_opts(&o, 1);
+	o.snapshot_trailing = 5;
+	h_init_opts(&c, 3, &o);
+	c.observe = watch_snap;
+	c.observe_arg = &w;
+	h_elect(&c, 1);
+	for (int i = 0; i < 20; i++)
+		h_propose(&c, 1, (uint8_t)i);
+	h_deliver_all(&c, 1000);
+	struct rc_replica *r = h_r(&c, 1);
+	assert_int_equal(h_node(&c, 1)->applied, 21);
+	assert_int_equal(rc_snapshot_taken(r, 22, 1000), -RC_EINVAL); /* not applied */
+	assert_int_equal(h_snapshot(&c, 1, 15, 1000), 0);
+	assert_int_equal(w.compact_to[1], 10);
+	assert_int_equal(rc_snapshot_index(r), 15);
+	assert_int_equal(rc_first_index(r), 11);
+	assert_null(rc_entry_at(r, 10));
+	assert_non_null(rc_entry_at(r, 11));
+	assert_int_equal(h_node(&c, 1)->log[0].index, 11);
+	/* An older snapshot changes nothing. */
+	w.compact_to[1] = 0;
+	assert_int_equal(h_snapshot(&c, 1, 12, 1000), 0);
+	assert_int_equal(w.compact_to[1], 0);
+	assert_int_equal(rc_first_index(r), 11);
+	/* The node restarts from snapshot and trailing log alike. */
+	h_crash(&c, 1);
+	h_restart(&c, 1);
+	assert_int_equal(rc_snapshot_index(h_r(&c, 1)), 15);
+	assert_int_equal(rc_last_index(h_r(&c, 1)), 21);
+	h_free(&c);
+}
+
+/* Four nodes, members 1..3; node 1 leads and node 3 misses 20 entries;
+ * node 1 snapshots everything (size bytes) and compacts it all away. While
+ * node 3 is away the leader also appends a configuration change that cannot
+ * commit yet (ADD 4, with node 2 not hearing), so the configuration in
+ * force differs from the committed one carried by the snapshot. Returns
+ * the snapshot's index. */
+static rc_index transfer_setup(struct h_cluster *c, struct snap_watch *w, uint64_t size)
+{
+	struct rc_options o;
+	h_default_opts(&o, 2);
+	o.snapshot_trailing = 0;
+	o.snapshot_chunk_bytes = CHUNK;
+	h_init_spares(c, 4, 3, &o);
+	memset(w, 0, sizeof(*w));
+	c->observe = watch_snap;
+	c->observe_arg = w;
+	h_elect(c, 1);
+	h_isolate(c, 3, true);
+	h_isolate(c, 4, true);
+	for (int i = 0; i < 20; i++)
+		h_propose(c, 1, (uint8_t)i);
+	h_deliver_all(c, 1000);
+	rc_index k = h_node(c, 1)->applied;
+	assert_int_equal(k, 21);
+	assert_int_equal(h_snapshot(c, 1, k, size), 0);
+	assert_int_equal(w->compact_to[1], k);
+	c->drop[1][2] = true;
+	struct rc_member m = {.id = 4, .addr = "node4"};
+	assert_int_equal(rc_change_membership(h_r(c, 1), RC_ADD, &m, NULL), 0);
+	h_take(c, 1);
+	assert_int_equal(rc_membership(h_r(c, 1))->n, 4);
+	h_isolate(c, 3, false);
+	h_clear_msgs(c);
+	return k;
+}
+
+/* Runs the leader's heartbeats and delivers, one message at a time, until
+ * node 3 installed a snapshot at index k (stopping right there) or limit ms
+ * passed; asserts at most one chunk is ever in flight. */
+static void run_transfer(struct h_cluster *c, rc_index k, uint64_t limit)
+{
+	for (uint64_t t = 0; t < limit && rc_snapshot_index(h_r(c, 3)) < k; t += HB) {
+		h_tick(c, 1, HB);
+		h_tick(c, 2, HB);
+		while (c->n_msgs && rc_snapshot_index(h_r(c, 3)) < k) {
+			assert_true(h_count_msgs(c, RC_MSG_SNAPSHOT, 1, 3) <= 1);
+			h_deliver_at(c, 0);
+		}
+	}
+}
+
+static void lagging_follower_receives_snapshot_in_chunks(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 10 * CHUNK + 50);
+	/* Every chunk on the wire carries the committed configuration. */
+	size_t seen = 0;
+	for (uint64_t t = 0; t < 10 * T && rc_snapshot_index(h_r(&c, 3)) < k; t += HB) {
+		h_tick(&c, 1, HB);
+		while (c.n_msgs) {
+			long i = h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3);
+			if (i >= 0) {
+				const struct rc_msg_snapshot *s = &c.msgs[i].m.u.snapshot;
+				assert_int_equal(s->index, k);
+				assert_int_equal(s->membership.n, 3);
+				assert_null(rc_membership_find(&s->membership, 4));
+				seen++;
+			}
+			h_deliver_at(&c, 0);
+		}
+	}
+	assert_int_equal(rc_snapshot_index(h_r(&c, 3)), k);
+	assert_true(seen >= 11);
+	/* Handed to node 3's caller: 11 chunks, in order, the last short. */
+	assert_int_equal(w.n_chunks, 11);
+	for (size_t i = 0; i < w.n_chunks; i++) {
+		const struct rc_snapshot_chunk *ch = &w.chunks[i];
+		assert_int_equal(ch->offset, i * CHUNK);
+		assert_int_equal(ch->len, i < 10 ? CHUNK : 50);
+		assert_int_equal(ch->last, i == 10);
+		assert_int_equal(ch->meta.index, k);
+		assert_int_equal(ch->meta.size, 10 * CHUNK + 50);
+		assert_int_equal(ch->meta.membership.n, 3);
+	}
+	assert_int_equal(h_node(&c, 3)->n_chunks, 11);
+	h_free(&c);
+}
+
+static void snapshot_chunk_is_acknowledged_only_after_persist(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 5 * CHUNK);
+	h_node(&c, 3)->auto_persist = false;
+	for (int i = 0; i < 10 && h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3) < 0; i++)
+		h_tick(&c, 1, HB);
+	h_deliver_matching(&c, RC_MSG_SNAPSHOT, 1, 3);
+	assert_int_equal(w.n_chunks, 1);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT_RESP, 3, 1), 0);
+	h_persist_all(&c, 3);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT_RESP, 3, 1), 1);
+	h_node(&c, 3)->auto_persist = true;
+	run_transfer(&c, k, 10 * T);
+	assert_int_equal(rc_snapshot_index(h_r(&c, 3)), k);
+	assert_int_equal(w.resp_now, 0);
+	assert_true(w.resp_after >= 4);
+	h_free(&c);
+}
+
+static void follower_log_starts_after_installed_snapshot_and_catches_up(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 3 * CHUNK);
+	run_transfer(&c, k, 10 * T);
+	/* Right after the install: an empty log after the snapshot, known
+	 * committed and applied, and the leader is told. */
+	struct rc_replica *r3 = h_r(&c, 3);
+	assert_int_equal(rc_snapshot_index(r3), k);
+	assert_int_equal(rc_first_index(r3), k + 1);
+	assert_int_equal(rc_last_index(r3), k);
+	assert_int_equal(rc_commit_index(r3), k);
+	assert_int_equal(h_node(&c, 3)->applied, k);
+	long ack = h_find_msg(&c, RC_MSG_APPEND_RESP, 3, 1);
+	assert_true(ack >= 0);
+	assert_true(c.msgs[ack].m.u.append_resp.success);
+	assert_int_equal(c.msgs[ack].m.u.append_resp.match_index, k);
+	/* What follows the snapshot comes by AppendEntries. */
+	size_t chunks = w.n_chunks;
+	c.drop[1][2] = false;
+	for (int i = 0; i < 5; i++)
+		h_propose(&c, 1, (uint8_t)i);
+	for (int i = 0; i < 5; i++) {
+		h_tick(&c, 1, HB);
+		h_deliver_all(&c, 1000);
+	}
+	assert_int_equal(w.n_chunks, chunks);
+	assert_int_equal(rc_last_index(r3), rc_last_index(h_r(&c, 1)));
+	assert_int_equal(rc_commit_index(r3), rc_commit_index(h_r(&c, 1)));
+	assert_int_equal(h_node(&c, 3)->applied, rc_commit_index(h_r(&c, 1)));
+	/* The configuration entry after the snapshot applies on top of it. */
+	assert_int_equal(rc_membership(r3)->n, 4);
+	assert_int_equal(h_node(&c, 3)->apply_out_of_order, 0);
+	h_free(&c);
+}
+
+static void new_snapshot_during_a_transfer_restarts_it(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 10 * CHUNK);
+	/* Three chunks get through. */
+	for (int i = 0; i < 10 && w.n_chunks < 3; i++) {
+		h_tick(&c, 1, HB);
+		while (c.n_msgs && w.n_chunks < 3)
+			h_deliver_at(&c, 0);
+	}
+	assert_int_equal(w.n_chunks, 3);
+	/* The leader snapshots again, further on. */
+	c.drop[1][2] = false;
+	h_propose(&c, 1, 'x');
+	while (h_count_msgs(&c, 0, 0, 2) + h_count_msgs(&c, 0, 2, 0)) {
+		h_deliver_matching(&c, 0, 0, 2);
+		h_deliver_matching(&c, 0, 2, 0);
+	}
+	rc_index k2 = h_node(&c, 1)->applied;
+	assert_true(k2 > k);
+	assert_int_equal(h_snapshot(&c, 1, k2, 4 * CHUNK), 0);
+	/* The transfer starts over at once, from the new snapshot's start. */
+	bool restarted = false;
+	for (size_t i = 0; i < c.n_msgs; i++) {
+		const struct rc_message *m = &c.msgs[i].m;
+		if (m->type == RC_MSG_SNAPSHOT && m->to == 3 && m->u.snapshot.index == k2) {
+			assert_int_equal(m->u.snapshot.offset, 0);
+			restarted = true;
+		}
+	}
+	assert_true(restarted);
+	run_transfer(&c, k2, 10 * T);
+	assert_int_equal(rc_snapshot_index(h_r(&c, 3)), k2);
+	/* node 3 got the new snapshot whole, offset 0 onwards */
+	size_t first = w.n_chunks;
+	for (size_t i = 0; i < w.n_chunks; i++)
+		if (w.chunks[i].meta.index == k2 && first == w.n_chunks)
+			first = i;
+	assert_int_equal(w.n_chunks - first, 4);
+	for (size_t i = first; i < w.n_chunks; i++)
+		assert_int_equal(w.chunks[i].offset, (i - first) * CHUNK);
+	h_free(&c);
+}
+
+static void lost_chunk_is_resent_after_an_election_timeout(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 4 * CHUNK);
+	uint64_t t = 0;
+	while (w.n_chunks < 2 && t < 10 * T) {
+		h_tick(&c, 1, HB);
+		t += HB;
+		while (c.n_msgs && w.n_chunks < 2)
+			h_deliver_at(&c, 0);
+	}
+	/* Deliver the acknowledgement of chunk 2; chunk 3 is lost. */
+	h_deliver_matching(&c, RC_MSG_SNAPSHOT_RESP, 3, 1);
+	long i = h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3);
+	assert_true(i >= 0);
+	assert_int_equal(c.msgs[i].m.u.snapshot.offset, 2 * CHUNK);
+	h_drop_at(&c, (size_t)i);
+	h_deliver_all(&c, 1000);
+	uint64_t waited = 0;
+	while (h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3) < 0 && waited < 5 * T) {
+		h_tick(&c, 1, HB);
+		h_tick(&c, 2, HB);
+		waited += HB;
+		/* keep everything but a resent chunk flowing */
+		for (size_t j = 0; j < c.n_msgs;) {
+			if (c.msgs[j].m.type == RC_MSG_SNAPSHOT)
+				j++;
+			else
+				h_deliver_at(&c, j);
+		}
+	}
+	assert_true(waited >= T);
+	assert_true(waited <= T + HB);
+	i = h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3);
+	assert_true(i >= 0);
+	assert_int_equal(c.msgs[i].m.u.snapshot.offset, 2 * CHUNK);
+	run_transfer(&c, k, 10 * T);
+	assert_int_equal(rc_snapshot_index(h_r(&c, 3)), k);
+	assert_int_equal(w.n_chunks, 4);
+	h_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(snapshot_taken_compacts_log_to_index_minus_trailing),
+		cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
+		cmocka_unit_test(snapshot_chunk_is_acknowledged_only_after_persist),
+		cmocka_unit_test(follower_log_starts_after_installed_snapshot_and_catches_up),
+		cmocka_unit_test(new_snapshot_during_a_transfer_restarts_it),
+		cmocka_unit_test(lost_chunk_is_resent_after_an_election_timeout),
+	};
+	return cmocka_run_group_tests_name("rc_snapshot", tests, NULL, NULL);
+}
