@@ -74,10 +74,13 @@ test: deps
 check-unit: $(TEST_BINS)
 	@scripts/run-tests.sh $(TEST_BINS)
 
-run:
-	@echo "cairnd (the node) is not built yet: it arrives with the node issue." >&2
-	@echo "Meanwhile: make test, make sim SEEDS=N." >&2
-	@exit 1
+# Builds and starts a single-node cairnd in the foreground (Ctrl-C stops it
+# cleanly). RUN_FLAGS adds cairnd settings, e.g. RUN_FLAGS=--api=0.0.0.0:7700.
+RUN_FLAGS ?=
+run: deps
+	@$(MAKE) --no-print-directory $(B)/cairnd
+	@echo "cairn: single node, API at http://127.0.0.1:7700/ , data in ./cairn-data (Ctrl-C stops)"
+	@exec $(B)/cairnd $(RUN_FLAGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

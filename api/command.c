@@ -29,7 +29,7 @@ static const struct {
 	const char *code;
 } statuses[API_STATUS_COUNT] = {
 #define API_STATUS_ROW(name, http, code) [name] = {http, code},
-	API_STATUSES(API_STATUS_ROW)
+    API_STATUSES(API_STATUS_ROW)
 #undef API_STATUS_ROW
 };
 

@@ -254,7 +254,7 @@ static enum MHD_Result respond(struct api_req *r)
 	api_response_finish(a);
 
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+	    MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return MHD_NO;
 	enum MHD_Result ok = add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
@@ -434,7 +434,7 @@ static enum MHD_Result start(struct api_req *r, struct MHD_Connection *conn, con
 	 * closes every connection answered at the first call, and an error
 	 * should not cost a client its keep-alive connection. */
 	const char *cl =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t len;
 	if (cl != NULL && api_parse_u64(cl, strlen(cl), &len) == 0) {
 		if (len > r->parsed.body_limit) {
@@ -536,8 +536,8 @@ static int listen_on(const struct api_http_options *o, int *fd_out, bool *v6, ch
 		close(fd);
 	}
 	freeaddrinfo(res);
-	snprintf(errmsg, API_ERRMSG_SIZE, "cannot listen on %s:%u: %s", o->host,
-		 (unsigned)o->port, strerror(err));
+	snprintf(errmsg, API_ERRMSG_SIZE, "cannot listen on %s:%u: %s", o->host, (unsigned)o->port,
+		 strerror(err));
 	return -1;
 }
 
@@ -603,8 +603,8 @@ int api_http_start(const struct api_http_options *o, const struct api_backend *b
 	h->port = bound_port(fd);
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
-									  : MHD_USE_POLL;
+	flags |=
+	    MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	if (o->log != NULL)
@@ -619,10 +619,9 @@ int api_http_start(const struct api_http_options *o, const struct api_backend *b
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					    (intptr_t)o->connection_memory, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed,
-					    h};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape,
-					    NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL};
 	if (o->log != NULL)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)o->log,
 						    o->log_arg};

@@ -22,13 +22,13 @@ enum { P_RAW, P_STALE, P_RECURSE, P_KEYS, P_INDEX, P_WAIT, P_CAS, P_COUNT };
 
 #define READS (API_M(API_GET) | API_M(API_HEAD))
 static const struct api_param_spec kv_params[P_COUNT] = {
-	[P_RAW] = {"raw", API_PARAM_FLAG, READS},
-	[P_STALE] = {"stale", API_PARAM_FLAG, READS},
-	[P_RECURSE] = {"recurse", API_PARAM_FLAG, READS | API_M(API_DELETE)},
-	[P_KEYS] = {"keys", API_PARAM_FLAG, READS},
-	[P_INDEX] = {"index", API_PARAM_U64, READS},
-	[P_WAIT] = {"wait", API_PARAM_DURATION, READS},
-	[P_CAS] = {"cas", API_PARAM_U64, API_M(API_PUT) | API_M(API_DELETE)},
+    [P_RAW] = {"raw", API_PARAM_FLAG, READS},
+    [P_STALE] = {"stale", API_PARAM_FLAG, READS},
+    [P_RECURSE] = {"recurse", API_PARAM_FLAG, READS | API_M(API_DELETE)},
+    [P_KEYS] = {"keys", API_PARAM_FLAG, READS},
+    [P_INDEX] = {"index", API_PARAM_U64, READS},
+    [P_WAIT] = {"wait", API_PARAM_DURATION, READS},
+    [P_CAS] = {"cas", API_PARAM_U64, API_M(API_PUT) | API_M(API_DELETE)},
 };
 
 static void render_put(const struct api_request *r, const struct cmd_result *res,
@@ -51,8 +51,7 @@ int api_kv_parse(struct api_request *r, const char *key, size_t key_len, const c
 	case API_PCT_BAD:
 		return api_request_fail(r, API_BAD_REQUEST, "invalid percent-encoding in the key");
 	case API_PCT_LONG:
-		return api_request_fail(r, API_TOO_LARGE, "key longer than %d bytes",
-					API_KEY_MAX);
+		return api_request_fail(r, API_TOO_LARGE, "key longer than %d bytes", API_KEY_MAX);
 	}
 	if (api_parse_params(r, q, q_len, kv_params, P_COUNT, v) != 0)
 		return -1;
@@ -77,7 +76,7 @@ int api_kv_parse(struct api_request *r, const char *key, size_t key_len, const c
 		r->raw = v[P_RAW].flag;
 		r->query.type = QUERY_KV_GET;
 		r->query.consistency =
-			v[P_STALE].flag ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE;
+		    v[P_STALE].flag ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE;
 		r->query.key = k;
 		r->query.recurse = recurse;
 		r->query.keys_only = v[P_KEYS].flag;
@@ -196,7 +195,7 @@ static void render_get(const struct api_request *r, const struct query_result *r
 	if (r->raw) {
 		const struct kv_entry *e = &res->entries[0];
 		out->content_type =
-			api_utf8_valid(e->value.p, e->value.len) ? api_ct_text : api_ct_octets;
+		    api_utf8_valid(e->value.p, e->value.len) ? api_ct_text : api_ct_octets;
 		out->data = e->value.p != NULL ? (const void *)e->value.p : "";
 		out->len = e->value.len;
 		return;

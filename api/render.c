@@ -160,7 +160,7 @@ void api_json_str(struct api_buf *b, const uint8_t *p, size_t len)
 void api_base64(struct api_buf *b, const uint8_t *p, size_t len)
 {
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t out = (len + 2) / 3 * 4;
 
 	if (!api_buf_reserve(b, out))

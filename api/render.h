@@ -20,7 +20,7 @@
 #include "command.h"
 
 struct api_buf {
-	char *p;        /* the bytes: the inline storage or a heap block */
+	char *p; /* the bytes: the inline storage or a heap block */
 	size_t len;
 	size_t cap;
 	char *inline_p; /* storage lent by the owner at init; never freed */

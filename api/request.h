@@ -72,8 +72,8 @@ struct api_request {
  * 0, or -1 with r->action == API_ACTION_ERROR. uri is only read during the
  * call.
  */
-int api_parse_request(struct api_request *r, const char *method, const char *uri,
-		      size_t uri_len, const struct api_limits *lim);
+int api_parse_request(struct api_request *r, const char *method, const char *uri, size_t uri_len,
+		      const struct api_limits *lim);
 /*
  * Hands the whole body to a parsed request (after api_parse_request
  * returned 0). For a command taking a value the value points at body,
@@ -84,7 +84,7 @@ int api_parse_body(struct api_request *r, const uint8_t *body, size_t len);
 
 /* Turns r into an error answer; fmt is printf-like. Returns -1. */
 int api_request_fail(struct api_request *r, enum api_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- query parameters, shared by every route ---- */
 
@@ -124,7 +124,7 @@ int api_health_parse(struct api_request *r, const char *q, size_t q_len);
 /* Answers for /v1/status and /v1/health (status.c). */
 void api_status_render(const struct api_node_status *st, const struct api_meta *meta,
 		       struct api_response *out);
-void api_health_render(enum api_status health, const char *reason,
-		       const struct api_meta *meta, struct api_response *out);
+void api_health_render(enum api_status health, const char *reason, const struct api_meta *meta,
+		       struct api_response *out);
 
 #endif

@@ -26,15 +26,15 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"/v1/kv/", true, API_M(API_GET) | API_M(API_HEAD) | API_M(API_PUT) | API_M(API_DELETE),
-	 "GET, HEAD, PUT, DELETE", ROUTE_KV},
-	{"/v1/status", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_STATUS},
-	{"/v1/health", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_HEALTH},
+    {"/v1/kv/", true, API_M(API_GET) | API_M(API_HEAD) | API_M(API_PUT) | API_M(API_DELETE),
+     "GET, HEAD, PUT, DELETE", ROUTE_KV},
+    {"/v1/status", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_STATUS},
+    {"/v1/health", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_HEALTH},
 };
 
 static const char *const method_names[] = {
-	[API_GET] = "GET", [API_HEAD] = "HEAD",	    [API_PUT] = "PUT",
-	[API_DELETE] = "DELETE", [API_POST] = "POST",
+    [API_GET] = "GET",       [API_HEAD] = "HEAD", [API_PUT] = "PUT",
+    [API_DELETE] = "DELETE", [API_POST] = "POST",
 };
 
 static enum api_method method_of(const char *m)
@@ -57,8 +57,8 @@ int api_request_fail(struct api_request *r, enum api_status s, const char *fmt, 
 	return -1;
 }
 
-int api_parse_request(struct api_request *r, const char *method, const char *uri,
-		      size_t uri_len, const struct api_limits *lim)
+int api_parse_request(struct api_request *r, const char *method, const char *uri, size_t uri_len,
+		      const struct api_limits *lim)
 {
 	memset(r, 0, offsetof(struct api_request, key));
 	r->method = method_of(method);
@@ -146,8 +146,8 @@ static int parse_value(struct api_request *r, const struct api_param_spec *spec,
 					spec->name);
 	switch (spec->kind) {
 	case API_PARAM_FLAG:
-		if (p->value == NULL || (rc == 0 && (len == 0 || strcmp(val, "true") == 0 ||
-						     strcmp(val, "1") == 0))) {
+		if (p->value == NULL ||
+		    (rc == 0 && (len == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0))) {
 			v->flag = true;
 			return 0;
 		}

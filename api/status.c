@@ -95,8 +95,8 @@ void api_status_render(const struct api_node_status *st, const struct api_meta *
 	api_buf_adds(b, "]}");
 }
 
-void api_health_render(enum api_status health, const char *reason,
-		       const struct api_meta *meta, struct api_response *out)
+void api_health_render(enum api_status health, const char *reason, const struct api_meta *meta,
+		       struct api_response *out)
 {
 	if (health != API_OK) {
 		api_render_error(out, health, reason, meta, 0);

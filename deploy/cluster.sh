@@ -49,10 +49,12 @@ port_free() {
 	! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# Picks 2*N free ports starting from a spot derived from the directory.
+# Picks 2*N free ports starting from a spot derived from the directory,
+# in 20000-32767: below Linux's ephemeral range (32768-60999), where a
+# client's outgoing connection could be holding the port.
 pick_ports() {
 	n=$1
-	p=$((20000 + $(printf '%s' "$(cd "$dir" && pwd)" | cksum | cut -d' ' -f1) % 30000))
+	p=$((20000 + $(printf '%s' "$(cd "$dir" && pwd)" | cksum | cut -d' ' -f1) % 12000))
 	ports=""
 	while [ "$(echo $ports | wc -w)" -lt $((2 * n)) ]; do
 		if port_free "$p"; then ports="$ports $p"; fi
@@ -68,9 +70,13 @@ node_line() {
 	printf 'node %s api=%s peer=%s pid=%s data=%s' "$id" "$api" "$peer" "$pid" "$dir/node-$id"
 }
 
+# A zombie (exited, not yet reaped: its parent was this script, so init
+# reaps it, sometimes seconds later) is not alive.
 alive() {
 	pid=$(cat "$dir/node-$1.pid" 2>/dev/null || echo "")
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	state=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null)
+	[ "$state" != Z ]
 }
 
 start_node() {

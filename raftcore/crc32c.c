@@ -12,9 +12,11 @@
 #include "raftcore.h"
 
 static uint32_t table[8][256];
-static int table_ready;
+static int hw_support = -1;
 
-static void build_table(void)
+/* Runs once at program start, before any thread exists, so the table and
+ * the CPU check need no synchronization afterwards. */
+__attribute__((constructor)) static void build_table(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -25,13 +27,16 @@ static void build_table(void)
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
 			table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
-	table_ready = 1;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	__builtin_cpu_init();
+	hw_support = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#else
+	hw_support = 0;
+#endif
 }
 
 static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 {
-	if (!table_ready)
-		build_table(); /* idempotent: racing builders write equal values */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	/* Slice-by-8 reads words in host order, so it is for little-endian. */
 	while (len >= 8) {
@@ -74,10 +79,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
 bool rc_crc32c_hw(void)
 {
 #ifdef HAVE_CRC_HW
-	static int hw = -1;
-	if (hw < 0)
-		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-	return hw == 1;
+	return hw_support == 1;
 #else
 	return false;
 #endif

@@ -67,8 +67,7 @@ int datadir_sync(const struct datadir *d, char *errmsg)
 {
 	int rv = sysio_fsync_dir(d->io, d->path);
 	if (rv != 0) {
-		storage_errf(errmsg, "fsync of directory %s: %s", d->path,
-			 strerror(-rv));
+		storage_errf(errmsg, "fsync of directory %s: %s", d->path, strerror(-rv));
 		return -STORAGE_EFSYNC;
 	}
 	return 0;
@@ -146,16 +145,15 @@ static int check_format(struct datadir *d, char *errmsg)
 		got = sysio_read_all(d->io, fd, buf, sizeof(buf) - 1, 0);
 		d->io->close(fd);
 		if (got < 0) {
-			storage_errf(errmsg, "read %s: %s", path,
-				 strerror((int)-got));
+			storage_errf(errmsg, "read %s: %s", path, strerror((int)-got));
 			return -STORAGE_EIO;
 		}
 		buf[got] = '\0';
 		if (strcmp(buf, format_text) != 0) {
 			storage_errf(errmsg,
-				 "%s: unknown format \"%.*s\" (this build reads \"%.*s\")", path,
-				 (int)strcspn(buf, "\n"), buf, (int)sizeof(format_text) - 2,
-				 format_text);
+				     "%s: unknown format \"%.*s\" (this build reads \"%.*s\")",
+				     path, (int)strcspn(buf, "\n"), buf,
+				     (int)sizeof(format_text) - 2, format_text);
 			return -STORAGE_EVERSION;
 		}
 		return 0;
@@ -171,8 +169,8 @@ static int check_format(struct datadir *d, char *errmsg)
 	for (size_t i = 0; i < n; i++) {
 		if (storage_file(names[i])) {
 			storage_errf(errmsg,
-				 "%s holds %s but no FORMAT file: not initializing over it",
-				 d->path, names[i]);
+				     "%s holds %s but no FORMAT file: not initializing over it",
+				     d->path, names[i]);
 			sysio_free_names(names, n);
 			return -STORAGE_EVERSION;
 		}
@@ -207,11 +205,10 @@ int datadir_open(struct datadir *d, const struct sysio *io, const char *path, ch
 	if (io->flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK) {
 			storage_errf(errmsg,
-				 "%s is locked: another cairnd uses this data directory", lock);
+				     "%s is locked: another cairnd uses this data directory", lock);
 			rv = -STORAGE_ELOCKED;
 		} else {
-			storage_errf(errmsg, "flock %s: %s", lock,
-				 strerror(errno));
+			storage_errf(errmsg, "flock %s: %s", lock, strerror(errno));
 			rv = -STORAGE_EIO;
 		}
 		goto err_close;

@@ -52,7 +52,7 @@ void storage_errf(char *errmsg, const char *fmt, ...) __attribute__((format(prin
 
 /* Formats a report and hands it to d->log. */
 void datadir_logf(const struct datadir *d, enum storage_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Maps an errno from a write-side call to a storage code: ENOSPC and
  * EDQUOT to -STORAGE_ENOSPC, ENOMEM to -STORAGE_ENOMEM, the rest to

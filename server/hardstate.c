@@ -131,9 +131,8 @@ int hardstate_open(struct hardstate *h, const struct datadir *dir, char *errmsg)
 	for (int i = 0; i < 2; i++)
 		ok[i] = decode(buf + i * SLOT_STRIDE, &seq[i], &v[i]) == 0;
 	if (!ok[0] && !ok[1]) {
-		storage_errf(errmsg,
-			 "%s: both slots (offsets 0 and %d) fail their checksum", path,
-			 SLOT_STRIDE);
+		storage_errf(errmsg, "%s: both slots (offsets 0 and %d) fail their checksum", path,
+			     SLOT_STRIDE);
 		rv = -STORAGE_ECORRUPT;
 		goto err;
 	}
@@ -173,13 +172,13 @@ int hardstate_write(struct hardstate *h, const struct rc_hard_state *v, char *er
 	encode(buf, h->seq + 1, v);
 	rv = sysio_write_all(io, h->fd, buf, sizeof(buf), (off_t)other * SLOT_STRIDE);
 	if (rv != 0) {
-		storage_errf(errmsg, "write %s/%s at offset %d: %s",
-			 h->dir->path, HARDSTATE_NAME, other * SLOT_STRIDE, strerror(-rv));
+		storage_errf(errmsg, "write %s/%s at offset %d: %s", h->dir->path, HARDSTATE_NAME,
+			     other * SLOT_STRIDE, strerror(-rv));
 		return datadir_errno_code(-rv);
 	}
 	if (io->fdatasync(h->fd) != 0) {
-		storage_errf(errmsg, "fdatasync %s/%s: %s", h->dir->path,
-			 HARDSTATE_NAME, strerror(errno));
+		storage_errf(errmsg, "fdatasync %s/%s: %s", h->dir->path, HARDSTATE_NAME,
+			     strerror(errno));
 		return -STORAGE_EFSYNC;
 	}
 	h->slot = other;

@@ -21,8 +21,8 @@
 struct hardstate {
 	const struct datadir *dir; /* borrowed, outlives this */
 	int fd;
-	uint64_t seq;      /* of the newest durable slot */
-	int slot;          /* which slot holds it (0 or 1) */
+	uint64_t seq; /* of the newest durable slot */
+	int slot;     /* which slot holds it (0 or 1) */
 	struct rc_hard_state value;
 };
 

@@ -37,8 +37,8 @@ $(ST_KILLER): $(B)/tests/storage/killer.o $(STORAGE_DEPS)
 $(ST_BENCH): $(B)/tests/storage/bench.o $(STORAGE_DEPS)
 	$(CC) $(LDFLAGS_ALL) $^ -pthread -o $@
 
-CRASH_SEEDS ?= 300
-KILL9_ROUNDS ?= 40
+CRASH_SEEDS ?= $(if $(SANITIZE),40,100)
+KILL9_ROUNDS ?= 30
 TEST_EXTRA += check-storage-crash check-storage-kill9
 .PHONY: check-storage-crash check-storage-kill9 bench-storage
 
@@ -51,5 +51,5 @@ check-storage-kill9: $(ST_KILLER)
 # The benchmark always runs an -O2 build without sanitizers, on the file
 # system of the build directory (not /tmp, often a tmpfs).
 bench-storage:
-	@$(MAKE) --no-print-directory B=build/bench SANITIZE= OPT=-O2 build/bench/tests/storage/bench
-	build/bench/tests/storage/bench build/bench/bench-data
+	@$(MAKE) --no-print-directory B=build/bench-storage SANITIZE= OPT=-O2 build/bench-storage/tests/storage/bench
+	build/bench-storage/tests/storage/bench build/bench-storage/bench-data

@@ -479,8 +479,8 @@ int node_main(const struct config *cfg)
 	on_tick(n);
 	int rv = loop_run(n->loop);
 	log_info("stopping");
+	node_fail_all(n);
 	api_http_stop(n->http);
-	node_fail_writes(n, API_UNKNOWN_OUTCOME, "the node is stopping");
 	node_syncer_stop(n);
 	transport_free(n->tp);
 	rc_replica_free(n->r);

@@ -9,5 +9,5 @@ BINS += $(CAIRND)
 
 $(NODE_OBJS): CFLAGS_ALL += -Iapi
 
-$(CAIRND): $(NODE_OBJS) $(API_LIB) $(STORE_LIB) $(NET_LIB) $(STORAGE_LIB) $(RAFTCORE_LIB)
+$(CAIRND): $(NODE_OBJS) $(STORE_LIB) $(API_LIB) $(NET_LIB) $(STORAGE_LIB) $(RAFTCORE_LIB)
 	$(CC) $(LDFLAGS_ALL) $^ -lsqlite3 $(API_LDLIBS) -lcjson -pthread -o $@

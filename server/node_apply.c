@@ -235,6 +235,12 @@ void node_fail_writes(struct node *n, enum api_status st, const char *why)
 	fail_list(n, &n->forwarded, st, why);
 }
 
+void node_fail_reads(struct node *n, enum api_status st, const char *why)
+{
+	fail_list(n, &n->reading, st, why);
+	fail_list(n, &n->ready, st, why);
+}
+
 static void expire_list(struct node *n, struct req_list *l, uint64_t now)
 {
 	for (size_t i = 0; i < l->n;) {

@@ -43,10 +43,21 @@ static uint64_t get_u64(const uint8_t *p)
 static void push_inbox(struct node *n, struct request *rq)
 {
 	pthread_mutex_lock(&n->inbox_mu);
-	rq->next = n->inbox;
-	n->inbox = rq;
+	bool stopping = n->stopping;
+	if (!stopping) {
+		rq->next = n->inbox;
+		n->inbox = rq;
+	}
 	pthread_mutex_unlock(&n->inbox_mu);
-	loop_wake(n->loop);
+	if (!stopping) {
+		loop_wake(n->loop);
+		return;
+	}
+	/* The loop is gone: answer here (the node's state is still intact). */
+	if (rq->is_query)
+		req_answer_query(n, rq, API_NO_LEADER, "the node is shutting down");
+	else
+		req_answer_cmd(n, rq, API_UNKNOWN_OUTCOME, "the node is shutting down");
 }
 
 static void published_meta(struct node *n, struct api_meta *m)
@@ -212,6 +223,24 @@ static struct request *take_inbox(struct node *n)
 		list = next;
 	}
 	return fifo;
+}
+
+void node_fail_all(struct node *n)
+{
+	pthread_mutex_lock(&n->inbox_mu);
+	n->stopping = true;
+	pthread_mutex_unlock(&n->inbox_mu);
+	struct request *rq = take_inbox(n);
+	while (rq) {
+		struct request *next = rq->next;
+		if (rq->is_query)
+			req_answer_query(n, rq, API_NO_LEADER, "the node is shutting down");
+		else
+			req_answer_cmd(n, rq, API_UNKNOWN_OUTCOME, "the node is shutting down");
+		rq = next;
+	}
+	node_fail_writes(n, API_UNKNOWN_OUTCOME, "the node is shutting down");
+	node_fail_reads(n, API_NO_LEADER, "the node is shutting down");
 }
 
 void node_on_wake(void *arg)

@@ -156,6 +156,7 @@ void node_apply(struct node *n, const struct rc_entry *entries, size_t count);
 void node_reads_ready(struct node *n, const struct rc_read *reads, size_t count);
 void node_serve_reads(struct node *n);
 void node_fail_writes(struct node *n, enum api_status st, const char *why);
+void node_fail_reads(struct node *n, enum api_status st, const char *why);
 void node_expire(struct node *n, uint64_t now);
 void req_list_push(struct req_list *l, struct request *rq);
 struct request *req_list_take(struct req_list *l, uint64_t id);
@@ -169,6 +170,8 @@ void node_answer_from_store(struct node *n, const struct query *q, api_query_don
 
 /* node_client.c */
 void node_on_wake(void *arg);
+/* Shutdown: answers every request held or arriving from now on. */
+void node_fail_all(struct node *n);
 void node_on_forward(struct node *n, rc_id from, const uint8_t *p, size_t len);
 void node_on_forward_ack(struct node *n, const uint8_t *p, size_t len);
 void node_backend_init(struct node *n, struct api_backend *be);

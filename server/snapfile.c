@@ -86,14 +86,13 @@ int snapfile_write(struct snapfile_writer *w, uint64_t offset, const void *data,
 	if (offset < w->size && offset + len <= w->size)
 		return 0; /* a chunk sent again */
 	if (offset != w->size) {
-		storage_errf(errmsg,
-			 "snapshot chunk at offset %" PRIu64 ", expected %" PRIu64, offset, w->size);
+		storage_errf(errmsg, "snapshot chunk at offset %" PRIu64 ", expected %" PRIu64,
+			     offset, w->size);
 		return -STORAGE_EOFFSET;
 	}
 	rv = sysio_write_all(w->dir->io, w->fd, data, len, (off_t)offset);
 	if (rv != 0) {
-		storage_errf(errmsg, "write %s at %" PRIu64 ": %s", w->path,
-			 offset, strerror(-rv));
+		storage_errf(errmsg, "write %s at %" PRIu64 ": %s", w->path, offset, strerror(-rv));
 		/* A partial write is overwritten by the retry at the same offset. */
 		return datadir_errno_code(-rv);
 	}
@@ -112,8 +111,8 @@ void snapfile_abort(struct snapfile_writer *w)
 }
 
 /* CRC32C of the first size bytes of fd; -STORAGE_E* or 0. */
-static int crc_file(const struct sysio *io, int fd, uint64_t size, uint32_t *crc,
-		    const char *path, char *errmsg)
+static int crc_file(const struct sysio *io, int fd, uint64_t size, uint32_t *crc, const char *path,
+		    char *errmsg)
 {
 	uint8_t *buf = malloc(CRC_CHUNK);
 	uint32_t c = 0;
@@ -126,7 +125,7 @@ static int crc_file(const struct sysio *io, int fd, uint64_t size, uint32_t *crc
 		ssize_t got = sysio_read_all(io, fd, buf, want, (off_t)off);
 		if (got != (ssize_t)want) {
 			storage_errf(errmsg, "read %s at %" PRIu64 ": %s", path, off,
-				 got < 0 ? strerror((int)-got) : "file shorter than its size");
+				     got < 0 ? strerror((int)-got) : "file shorter than its size");
 			rv = -STORAGE_EIO;
 			break;
 		}
@@ -204,9 +203,9 @@ int snapfile_commit(struct snapfile_writer *w, const struct storage_snapshot_met
 	if (meta->conf_len > STORAGE_CONF_MAX || io->filesize(w->fd, &fsize) != 0 ||
 	    (uint64_t)fsize != meta->size || (w->size != 0 && w->size != meta->size)) {
 		storage_errf(errmsg,
-			 "snapshot commit: size %" PRIu64 " does not match the %" PRIu64
-			 " bytes written",
-			 meta->size, w->size ? w->size : (uint64_t)fsize);
+			     "snapshot commit: size %" PRIu64 " does not match the %" PRIu64
+			     " bytes written",
+			     meta->size, w->size ? w->size : (uint64_t)fsize);
 		rv = -STORAGE_EINVAL;
 		goto err;
 	}
@@ -288,8 +287,8 @@ static int verify(const struct datadir *d, rc_index index, struct storage_snapsh
 	    conf_len > STORAGE_CONF_MAX || (size_t)got != META_FIXED + conf_len + 4 ||
 	    get_le32(buf + META_FIXED + conf_len) != rc_crc32c(0, buf, META_FIXED + conf_len) ||
 	    get_le32(buf + 8) != META_VERSION || get_le64(buf + 16) != index) {
-		storage_errf(errmsg,
-			 "%s: corrupt snapshot metadata (%zd bytes from offset 0)", path, got);
+		storage_errf(errmsg, "%s: corrupt snapshot metadata (%zd bytes from offset 0)",
+			     path, got);
 		return -STORAGE_ECORRUPT;
 	}
 	m->index = index;
@@ -306,9 +305,8 @@ static int verify(const struct datadir *d, rc_index index, struct storage_snapsh
 		return errno == ENOENT ? -STORAGE_ECORRUPT : -STORAGE_EIO;
 	}
 	if (io->filesize(fd, &fsize) != 0 || (uint64_t)fsize != m->size) {
-		storage_errf(errmsg,
-			 "%s: %jd bytes but its metadata says %" PRIu64, path, (intmax_t)fsize,
-			 m->size);
+		storage_errf(errmsg, "%s: %jd bytes but its metadata says %" PRIu64, path,
+			     (intmax_t)fsize, m->size);
 		io->close(fd);
 		return -STORAGE_ECORRUPT;
 	}
@@ -318,8 +316,8 @@ static int verify(const struct datadir *d, rc_index index, struct storage_snapsh
 		return rv;
 	if (crc != data_crc) {
 		storage_errf(errmsg,
-			 "%s: checksum mismatch over bytes 0..%" PRIu64 " (corrupt snapshot)", path,
-			 m->size);
+			     "%s: checksum mismatch over bytes 0..%" PRIu64 " (corrupt snapshot)",
+			     path, m->size);
 		return -STORAGE_ECORRUPT;
 	}
 	return 0;
@@ -339,8 +337,7 @@ static int remove_name(const struct datadir *d, const char *name, char *errmsg)
 /* Deletes every finished snapshot but keep (none kept without keep_any),
  * and with temps every other snap-* file too (at open: nothing can be
  * writing them). Meta before data, so a meta never outlives its data. */
-static int sweep(const struct datadir *d, rc_index keep, bool keep_any, bool temps,
-		 char *errmsg)
+static int sweep(const struct datadir *d, rc_index keep, bool keep_any, bool temps, char *errmsg)
 {
 	char **names = NULL;
 	size_t n = 0;

@@ -37,13 +37,13 @@ struct storage {
 	struct hardstate hs;
 	struct wal *wal;
 	pthread_mutex_t mu;
-	bool hs_pending;                /* (mu) hs_next waits for a sync */
-	uint64_t hs_gen;                /* (mu) bumped by every staged hard state */
-	struct rc_hard_state hs_next;   /* (mu) */
-	struct rc_hard_state hs_staged; /* owner: newest staged value */
-	uint64_t ticket;                /* (mu) last ticket handed out */
-	struct storage_durable durable; /* (mu) */
-	int failed;                     /* (mu) fatal code, or 0 */
+	bool hs_pending;                   /* (mu) hs_next waits for a sync */
+	uint64_t hs_gen;                   /* (mu) bumped by every staged hard state */
+	struct rc_hard_state hs_next;      /* (mu) */
+	struct rc_hard_state hs_staged;    /* owner: newest staged value */
+	uint64_t ticket;                   /* (mu) last ticket handed out */
+	struct storage_durable durable;    /* (mu) */
+	int failed;                        /* (mu) fatal code, or 0 */
 	struct storage_snapshot_meta snap; /* owner: the current snapshot */
 	int snap_fd;                       /* owner: its data, or -1 */
 	uint64_t nonce;                    /* owner: temporary file names */
@@ -58,7 +58,7 @@ struct storage_snap_writer {
 
 static const char *const messages[] = {
 #define STORAGE_ERR_MSG(code, msg) msg,
-	STORAGE_ERRORS(STORAGE_ERR_MSG)
+    STORAGE_ERRORS(STORAGE_ERR_MSG)
 #undef STORAGE_ERR_MSG
 };
 
@@ -111,8 +111,7 @@ static int check_failed(struct storage *st)
 	failed = st->failed;
 	pthread_mutex_unlock(&st->mu);
 	if (failed) {
-		storage_errf(st->errmsg, "storage failed earlier: %s",
-			 storage_strerror(failed));
+		storage_errf(st->errmsg, "storage failed earlier: %s", storage_strerror(failed));
 		return -STORAGE_EFAILED;
 	}
 	return 0;
@@ -250,8 +249,9 @@ int storage_entries(struct storage *st, rc_index from, rc_index to, struct rc_en
 	int rv = wal_entries(st->wal, from, to, entries, n, st->errmsg);
 	if (rv == -STORAGE_ENOTFOUND)
 		storage_errf(st->errmsg,
-			 "entries %" PRIu64 "..%" PRIu64 " not in the log (%" PRIu64 "..%" PRIu64 ")",
-			 from, to, wal_first_index(st->wal), wal_last_index(st->wal));
+			     "entries %" PRIu64 "..%" PRIu64 " not in the log (%" PRIu64
+			     "..%" PRIu64 ")",
+			     from, to, wal_first_index(st->wal), wal_last_index(st->wal));
 	return note(st, rv);
 }
 
@@ -275,8 +275,8 @@ int storage_stage(struct storage *st, const struct rc_hard_state *hard_state,
 	next = truncate_from ? truncate_from : wal_last_index(st->wal) + 1;
 	if (n > 0 && entries[0].index != next) {
 		storage_errf(st->errmsg,
-			 "stage: first entry is %" PRIu64 ", the log needs %" PRIu64,
-			 entries[0].index, next);
+			     "stage: first entry is %" PRIu64 ", the log needs %" PRIu64,
+			     entries[0].index, next);
 		rv = -STORAGE_EINVAL;
 		goto out;
 	}
@@ -310,9 +310,8 @@ int storage_compact(struct storage *st, rc_index index)
 	if (rv != 0)
 		return rv;
 	if (index > st->snap.index) {
-		storage_errf(st->errmsg,
-			 "compact to %" PRIu64 ": past the snapshot at %" PRIu64, index,
-			 st->snap.index);
+		storage_errf(st->errmsg, "compact to %" PRIu64 ": past the snapshot at %" PRIu64,
+			     index, st->snap.index);
 		return -STORAGE_EINVAL;
 	}
 	last = wal_last_index(st->wal);
@@ -384,22 +383,21 @@ int storage_snap_read(struct storage *st, rc_index index, uint64_t offset, void 
 	ssize_t got;
 
 	if (st->snap_fd < 0 || st->snap.index != index) {
-		storage_errf(st->errmsg,
-			 "no snapshot at %" PRIu64 " (current: %" PRIu64 ")", index, st->snap.index);
+		storage_errf(st->errmsg, "no snapshot at %" PRIu64 " (current: %" PRIu64 ")", index,
+			     st->snap.index);
 		return -STORAGE_ENOTFOUND;
 	}
 	if (offset > st->snap.size) {
-		storage_errf(st->errmsg,
-			 "offset %" PRIu64 " past the snapshot's %" PRIu64 " bytes", offset,
-			 st->snap.size);
+		storage_errf(st->errmsg, "offset %" PRIu64 " past the snapshot's %" PRIu64 " bytes",
+			     offset, st->snap.size);
 		return -STORAGE_EINVAL;
 	}
 	if (len > st->snap.size - offset)
 		len = (size_t)(st->snap.size - offset);
 	got = sysio_read_all(st->dir.io, st->snap_fd, buf, len, (off_t)offset);
 	if (got < 0 || (size_t)got != len) {
-		storage_errf(st->errmsg, "read snapshot %" PRIu64 " at %" PRIu64 ": %s",
-			 index, offset, got < 0 ? strerror((int)-got) : "short read");
+		storage_errf(st->errmsg, "read snapshot %" PRIu64 " at %" PRIu64 ": %s", index,
+			     offset, got < 0 ? strerror((int)-got) : "short read");
 		return -STORAGE_EIO;
 	}
 	*nread = len;
@@ -447,8 +445,7 @@ uint64_t storage_snap_writer_size(const struct storage_snap_writer *w)
 	return w->fw->size;
 }
 
-int storage_snap_write(struct storage_snap_writer *w, uint64_t offset, const void *data,
-		       size_t len)
+int storage_snap_write(struct storage_snap_writer *w, uint64_t offset, const void *data, size_t len)
 {
 	return snapfile_write(w->fw, offset, data, len, w->errmsg);
 }
@@ -472,13 +469,20 @@ int storage_snap_commit(struct storage *st, struct storage_snap_writer *w,
 
 	if (rv == 0 && (meta->index < st->snap.index || meta->conf_len > STORAGE_CONF_MAX)) {
 		storage_errf(st->errmsg,
-			 "snapshot at %" PRIu64 " is older than the current one at %" PRIu64,
-			 meta->index, st->snap.index);
+			     "snapshot at %" PRIu64 " is older than the current one at %" PRIu64,
+			     meta->index, st->snap.index);
 		rv = -STORAGE_EINVAL;
 	}
 	if (rv != 0) {
 		storage_snap_abort(st, w);
 		return rv;
+	}
+	if (st->snap_fd >= 0 && meta->index == st->snap.index) {
+		/* The same committed index again: the same state. Keeping the
+		 * existing files avoids renaming data under a meta whose CRC
+		 * describes the old bytes. */
+		storage_snap_abort(st, w);
+		return 0;
 	}
 	rv = snapfile_commit(w->fw, meta, st->errmsg);
 	free(w);

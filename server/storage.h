@@ -46,26 +46,26 @@
 
 #include "raftcore.h"
 
-#define STORAGE_ERRORS(X)                                                          \
-	X(STORAGE_OK, "ok")                                                        \
-	X(STORAGE_ENOMEM, "out of memory")                                         \
-	X(STORAGE_EINVAL, "invalid argument")                                      \
-	X(STORAGE_ENOSPC, "no space left on device (nothing lost; retry later)")   \
-	X(STORAGE_EBUSY, "too much data staged; sync first")                       \
-	X(STORAGE_ENOTFOUND, "no such entry or snapshot")                          \
-	X(STORAGE_EOFFSET, "snapshot chunk at an unexpected offset")               \
-	X(STORAGE_ELOCKED, "data directory in use by another process")             \
-	X(STORAGE_EVERSION, "unsupported data directory format")                   \
-	X(STORAGE_ECORRUPT, "corrupt data in the data directory")                  \
-	X(STORAGE_EIO, "I/O error (fatal: the node must stop)")                    \
-	X(STORAGE_EFSYNC, "fsync failed (fatal: the node must stop)")              \
+#define STORAGE_ERRORS(X)                                                        \
+	X(STORAGE_OK, "ok")                                                      \
+	X(STORAGE_ENOMEM, "out of memory")                                       \
+	X(STORAGE_EINVAL, "invalid argument")                                    \
+	X(STORAGE_ENOSPC, "no space left on device (nothing lost; retry later)") \
+	X(STORAGE_EBUSY, "too much data staged; sync first")                     \
+	X(STORAGE_ENOTFOUND, "no such entry or snapshot")                        \
+	X(STORAGE_EOFFSET, "snapshot chunk at an unexpected offset")             \
+	X(STORAGE_ELOCKED, "data directory in use by another process")           \
+	X(STORAGE_EVERSION, "unsupported data directory format")                 \
+	X(STORAGE_ECORRUPT, "corrupt data in the data directory")                \
+	X(STORAGE_EIO, "I/O error (fatal: the node must stop)")                  \
+	X(STORAGE_EFSYNC, "fsync failed (fatal: the node must stop)")            \
 	X(STORAGE_EFAILED, "storage failed earlier (fatal: the node must stop)")
 
 enum storage_error {
 #define STORAGE_ERR_ENUM(code, msg) code,
 	STORAGE_ERRORS(STORAGE_ERR_ENUM)
 #undef STORAGE_ERR_ENUM
-	STORAGE_ERROR_COUNT
+	    STORAGE_ERROR_COUNT
 };
 
 /* Message for a code (0 or negative); static, never freed. */
@@ -152,7 +152,9 @@ int storage_entries(struct storage *st, rc_index from, rc_index to, struct rc_en
  * after the truncation). Everything is copied; nothing is durable until a
  * storage_sync that begins after this call returns. *ticket (may be NULL)
  * numbers the call: once storage_durable reports a ticket >= it, all of it
- * is durable. All or nothing: on error nothing was staged.
+ * is durable. Invalid arguments change nothing. On -STORAGE_ENOMEM or
+ * -STORAGE_EBUSY with truncate_from set, the truncation alone may already
+ * be staged: repeating the same call later completes it exactly.
  */
 int storage_stage(struct storage *st, const struct rc_hard_state *hard_state,
 		  rc_index truncate_from, const struct rc_entry *entries, size_t n,
@@ -224,7 +226,8 @@ int storage_snap_write(struct storage_snap_writer *w, uint64_t offset, const voi
  * with meta->term the entries after it are kept; otherwise the whole log is
  * dropped (staged, done by the next storage_sync) and the next entry is
  * meta->index + 1. meta is copied; w is consumed whatever the result.
- * meta->index may not be below the current snapshot's. Blocks on the fsync.
+ * meta->index may not be below the current snapshot's; equal to it, the
+ * existing snapshot is kept and w discarded. Blocks on the fsync.
  */
 int storage_snap_commit(struct storage *st, struct storage_snap_writer *w,
 			const struct storage_snapshot_meta *meta);

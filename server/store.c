@@ -27,7 +27,7 @@ const char *store_strerror(int rv)
 {
 	static const char *const msgs[] = {
 #define STORE_ERR_MSG(code, msg) [code] = msg,
-		STORE_ERRORS(STORE_ERR_MSG)
+	    STORE_ERRORS(STORE_ERR_MSG)
 #undef STORE_ERR_MSG
 	};
 	int code = rv < 0 ? -rv : rv;
@@ -113,8 +113,22 @@ int store_load_meta(struct store *st)
 	return 0;
 }
 
+/*
+ * SQLite keeps global memory statistics behind a process-wide mutex taken
+ * on every allocation; nothing in cairn reads them, and turning them off
+ * saves about a tenth of the apply CPU. It must precede SQLite's
+ * initialization, so it is done once, before the first store opens (a
+ * process that initialized SQLite earlier keeps its statistics).
+ */
+static void configure_sqlite(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, const struct store_opts *opts, struct store **out, char *errmsg)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, configure_sqlite);
 	int rv = -STORE_ENOMEM;
 	snprintf(errmsg, STORE_ERRMSG_SIZE, "out of memory opening the store");
 	struct store *st = calloc(1, sizeof(*st));
@@ -146,9 +160,21 @@ int store_open(const char *path, const struct store_opts *opts, struct store **o
 		snprintf(errmsg, STORE_ERRMSG_SIZE, "%s", st->errmsg);
 		goto err_writer;
 	}
+	rv = -STORE_ENOMEM;
+	if (pthread_mutex_init(&st->ckpt_mu, NULL) != 0)
+		goto err_writer;
+	if (pthread_cond_init(&st->ckpt_cv, NULL) != 0)
+		goto err_ckpt_mutex;
+	rv = store_checkpointer_start(st, errmsg);
+	if (rv != 0)
+		goto err_ckpt_cond;
 	*out = st;
 	return 0;
 
+err_ckpt_cond:
+	pthread_cond_destroy(&st->ckpt_cv);
+err_ckpt_mutex:
+	pthread_mutex_destroy(&st->ckpt_mu);
 err_writer:
 	store_conn_close(st->w);
 err_cond:
@@ -178,7 +204,10 @@ void store_close(struct store *st)
 	}
 	assert(closed == st->n_readers); /* no query in flight */
 	(void)closed;
-	store_conn_close(st->w);
+	store_checkpointer_stop(st);
+	pthread_cond_destroy(&st->ckpt_cv);
+	pthread_mutex_destroy(&st->ckpt_mu);
+	store_conn_close(st->w); /* the last connection: SQLite checkpoints */
 	free(st->results);
 	store_arena_free(&st->scratch);
 	pthread_cond_destroy(&st->cv);
@@ -225,30 +254,41 @@ void store_reader_put(struct store *st, struct store_conn *c)
 	pthread_mutex_unlock(&st->mu);
 }
 
+bool store_refuses(struct store *st)
+{
+	if (!st->failed && store_checkpointer_failed(st))
+		st->failed = true;
+	return st->failed;
+}
+
+/* fsyncs the file SQLite hands out for op (the database or its WAL);
+ * nothing when it is not open. */
+static int sync_file(struct store *st, int op, const char *what)
+{
+	sqlite3_file *f = NULL;
+	int rc = sqlite3_file_control(st->w->db, "main", op, &f);
+	if (rc == SQLITE_OK && f != NULL && f->pMethods != NULL)
+		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+	if (rc != SQLITE_OK)
+		return store_sql_error(st->errmsg, st->w->db, rc, what);
+	return 0;
+}
+
 /*
- * synchronous=FULL makes a WAL commit fsync the WAL file, which holds every
- * commit since the last checkpoint (and checkpoints already fsync the
- * database file), so one FULL commit that writes a page makes the whole
- * applied state durable.
+ * Every commit is in the WAL until a checkpoint has copied it into the
+ * database file and fsynced that (SQLite restarts the WAL only after), so
+ * fsyncing the WAL, then the database file, makes the whole applied state
+ * durable. A failure is fatal like any failed fsync (never retried).
  */
 int store_sync(struct store *st)
 {
-	if (st->failed) {
-		store_set_errmsg(st, "store failed earlier");
+	if (store_refuses(st))
 		return -STORE_EFAILED;
-	}
-	sqlite3 *db = st->w->db;
-	int rc = sqlite3_exec(db,
-			      "PRAGMA synchronous = FULL; BEGIN IMMEDIATE;"
-			      "UPDATE meta SET value = value WHERE name = 'applied_index';"
-			      "COMMIT;",
-			      NULL, NULL, NULL);
-	int rv = rc == SQLITE_OK ? 0 : store_sql_error(st->errmsg, db, rc, "syncing the store");
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-	if (rv == 0 && rc != SQLITE_OK)
-		rv = store_sql_error(st->errmsg, db, rc, "syncing the store");
+	int rv = sync_file(st, SQLITE_FCNTL_JOURNAL_POINTER, "fsync of the store's WAL");
+	if (rv == 0)
+		rv = sync_file(st, SQLITE_FCNTL_FILE_POINTER, "fsync of the store");
+	if (rv != 0)
+		st->failed = true;
 	return rv;
 }
 

@@ -14,27 +14,32 @@
  * unknown entry type) is a fatal error: it never guesses.
  *
  * Durability. The Raft log is the durable record; the store runs with
- * journal_mode=WAL and synchronous=NORMAL, so a commit does not fsync and a
- * crash may lose the last transactions, but never tears one: the applied
- * index is in the same transaction as the rows it covers, so after a crash
- * store_applied_index() is exactly what the database holds and the node
- * replays the log from the entry after it. Before the node drops log
- * entries it must make sure the store cannot lose them: either call
- * store_sync() (the applied state becomes durable), or on restart restore
- * the newest snapshot when store_applied_index() is below its index.
+ * journal_mode=WAL and synchronous=NORMAL: a commit appends to the WAL
+ * without an fsync; checkpoints (on a thread of the store's own, see
+ * store_checkpoint.c) copy the WAL into the database file and fsync. A
+ * crash may lose the last transactions, but never tears one, and the
+ * applied index is in the same transaction as the rows it covers, so after
+ * a crash store_applied_index() is exactly what the database holds and the
+ * node replays the log from the entry after it. Before the node drops log
+ * entries the store has applied, it must make sure the store cannot lose
+ * them: call store_sync(), or on restart restore the newest snapshot when
+ * store_applied_index() is below its index.
  *
  * Threads.
  *   - One "apply" thread (the node loop) calls store_apply_batch,
  *     store_restore, store_sync, store_config and store_errmsg, never two at
  *     once; store_open/store_close run with no other call in flight.
- *   - store_query may be called from any number of other threads at the
- *     same time as apply, restore and each other (a pool of read-only
+ *   - store_query may be called from any thread, the apply thread included,
+ *     at the same time as apply, restore and each other (a pool of read-only
  *     connections, each used by one thread at a time; WAL readers see the
  *     last committed batch and never block the writer).
  *   - store_snapshot may run on any thread at the same time as all of the
- *     above (it opens its own connection).
+ *     above (it opens its own connections); running it off the apply
+ *     thread keeps apply going while a large store is copied.
  *   - store_applied_index, store_applied_term and store_tombstone_floor are
  *     safe from any thread.
+ *   - The store runs one thread of its own, the WAL checkpointer, from
+ *     store_open to store_close.
  *
  * Errors. Functions return 0 or a negative code, -STORE_E*. Every error
  * from store_apply_batch is fatal for the node: the batch was rolled back,
@@ -52,21 +57,21 @@
 
 #include "command.h"
 
-#define STORE_ERRORS(X)                                                                    \
-	X(STORE_OK, "ok")                                                                  \
-	X(STORE_ENOMEM, "out of memory")                                                   \
-	X(STORE_EINVAL, "invalid argument")                                                \
-	X(STORE_ENOTSTORE, "not a cairn store")                                            \
-	X(STORE_EVERSION, "unsupported store schema version")                              \
-	X(STORE_EENTRY, "undecodable log entry (fatal: the node must stop)")               \
-	X(STORE_EIO, "SQLite error (fatal when applying: the node must stop)")             \
+#define STORE_ERRORS(X)                                                        \
+	X(STORE_OK, "ok")                                                      \
+	X(STORE_ENOMEM, "out of memory")                                       \
+	X(STORE_EINVAL, "invalid argument")                                    \
+	X(STORE_ENOTSTORE, "not a cairn store")                                \
+	X(STORE_EVERSION, "unsupported store schema version")                  \
+	X(STORE_EENTRY, "undecodable log entry (fatal: the node must stop)")   \
+	X(STORE_EIO, "SQLite error (fatal when applying: the node must stop)") \
 	X(STORE_EFAILED, "the store failed earlier and applies nothing more")
 
 enum store_error {
 #define STORE_ERR_ENUM(code, msg) code,
 	STORE_ERRORS(STORE_ERR_ENUM)
 #undef STORE_ERR_ENUM
-	STORE_ERROR_COUNT
+	    STORE_ERROR_COUNT
 };
 /* rv is 0 or -STORE_E*; the string is static. */
 const char *store_strerror(int rv);
@@ -158,8 +163,9 @@ int store_apply_batch(struct store *st, const struct store_entry *entries, size_
 		      store_result_cb cb, void *arg);
 
 /*
- * Makes everything applied so far durable (one fsync'ed commit). Call it
- * before dropping log entries the store has applied.
+ * Makes everything applied so far durable (fsyncs the WAL and the database
+ * file). Call it before dropping log entries the store has applied. A
+ * failure is fatal, like a failed apply.
  */
 int store_sync(struct store *st);
 
@@ -173,7 +179,8 @@ int store_config(struct store *st, uint64_t *index, uint8_t **data, size_t *len)
 
 /*
  * Answers q from the last committed state (the node waits for the applied
- * index it needs before asking). out->status is API_OK, API_NOT_FOUND (one
+ * index it needs before asking): one key, or with recurse (or keys_only,
+ * which implies it) every key under the bytewise prefix q->key, sorted. out->status is API_OK, API_NOT_FOUND (one
  * key, missing) or an error status with out->message; out->index is the
  * query's X-Cairn-Index (see store_query.c). Whatever the result, out is
  * owned by the store until the caller calls out->release(out), from any

@@ -6,8 +6,7 @@
 # The store decodes commands with api/command.c (which uses api/parse.c);
 # until api/ has a library of its own, those objects are linked directly.
 
-STORE_SRCS := server/store.c server/store_apply.c server/store_arena.c server/store_kv.c \
-	server/store_query.c server/store_schema.c server/store_snapshot.c server/store_sql.c
+STORE_SRCS := $(wildcard server/store*.c)
 STRICT_SRCS += $(STORE_SRCS)
 STORE_OBJS := $(STORE_SRCS:%.c=$(B)/%.o)
 STORE_LIB := $(B)/libstore.a

@@ -101,10 +101,8 @@ static int apply_config(struct store *st, const struct store_entry *e)
 int store_apply_batch(struct store *st, const struct store_entry *entries, size_t n,
 		      store_result_cb cb, void *arg)
 {
-	if (st->failed) {
-		store_set_errmsg(st, "store failed earlier; it applies nothing more");
-		return -STORE_EFAILED;
-	}
+	if (store_refuses(st))
+		return -STORE_EFAILED; /* st->errmsg still says why */
 	uint64_t applied = atomic_load(&st->applied_index);
 	size_t first = 0;
 	while (first < n && entries[first].index <= applied)

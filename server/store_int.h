@@ -32,50 +32,50 @@ enum store_ns {
 #define STORE_KEY_BOUND_LEN (API_KEY_MAX + 1)
 
 /* Where a statement is prepared: W the writer only, R readers only, A all. */
-#define STORE_STMTS(X)                                                                     \
-	X(STMT_BEGIN_WRITE, W, "BEGIN IMMEDIATE")                                          \
-	X(STMT_BEGIN_READ, R, "BEGIN")                                                     \
-	X(STMT_COMMIT, A, "COMMIT")                                                        \
-	X(STMT_ROLLBACK, A, "ROLLBACK")                                                    \
-	X(STMT_META_GET, A, "SELECT value FROM meta WHERE name = ?1")                      \
-	X(STMT_META_SET, W, "UPDATE meta SET value = ?2 WHERE name = ?1")                  \
-	X(STMT_CONFIG_GET, A, "SELECT config_index, data FROM raft_config WHERE id = 1")   \
-	X(STMT_CONFIG_SET, W,                                                              \
-	  "INSERT OR REPLACE INTO raft_config(id, config_index, data) VALUES (1, ?1, ?2)") \
-	X(STMT_KV_GET, A,                                                                  \
-	  "SELECT create_index, modify_index, version, session, value FROM kv WHERE key = ?1") \
-	X(STMT_KV_UPSERT, W,                                                               \
-	  "INSERT INTO kv(key, create_index, modify_index, version, session, value) "      \
-	  "VALUES (?1, ?3, ?3, 1, ?4, ?2) ON CONFLICT(key) DO UPDATE SET "                 \
-	  "modify_index = excluded.modify_index, version = kv.version + 1, "               \
-	  "session = excluded.session, value = excluded.value "                            \
-	  "RETURNING create_index, version")                                               \
-	X(STMT_KV_DELETE, W, "DELETE FROM kv WHERE key = ?1")                              \
-	X(STMT_KV_TOMB_RANGE, W,                                                           \
-	  "INSERT INTO tombstones(ns, key, delete_index) "                                 \
-	  "SELECT ?4, key, ?3 FROM kv WHERE key >= ?1 AND key < ?2")                       \
-	X(STMT_KV_DELETE_RANGE, W, "DELETE FROM kv WHERE key >= ?1 AND key < ?2")          \
-	X(STMT_KV_RANGE, R,                                                                \
-	  "SELECT key, create_index, modify_index, version, session, value FROM kv "       \
-	  "WHERE key >= ?1 AND key < ?2 ORDER BY key")                                     \
-	X(STMT_KV_KEYS_RANGE, R,                                                           \
-	  "SELECT key, create_index, modify_index, version, session FROM kv "              \
-	  "WHERE key >= ?1 AND key < ?2 ORDER BY key")                                     \
-	X(STMT_TOMB_GET, R, "SELECT delete_index FROM tombstones WHERE ns = ?1 AND key = ?2") \
-	X(STMT_TOMB_MAX_RANGE, R,                                                          \
-	  "SELECT max(delete_index) FROM tombstones WHERE ns = ?1 AND key >= ?2 AND key < ?3") \
+#define STORE_STMTS(X)                                                                           \
+	X(STMT_BEGIN_WRITE, W, "BEGIN IMMEDIATE")                                                \
+	X(STMT_BEGIN_READ, R, "BEGIN")                                                           \
+	X(STMT_COMMIT, A, "COMMIT")                                                              \
+	X(STMT_ROLLBACK, A, "ROLLBACK")                                                          \
+	X(STMT_META_GET, A, "SELECT value FROM meta WHERE name = ?1")                            \
+	X(STMT_META_SET, W, "UPDATE meta SET value = ?2 WHERE name = ?1")                        \
+	X(STMT_CONFIG_GET, A, "SELECT config_index, data FROM raft_config WHERE id = 1")         \
+	X(STMT_CONFIG_SET, W,                                                                    \
+	  "INSERT OR REPLACE INTO raft_config(id, config_index, data) VALUES (1, ?1, ?2)")       \
+	X(STMT_KV_GET, A,                                                                        \
+	  "SELECT create_index, modify_index, version, session, value FROM kv WHERE key = ?1")   \
+	X(STMT_KV_INSERT, W,                                                                     \
+	  "INSERT INTO kv(key, create_index, modify_index, version, session, value) "            \
+	  "VALUES (?1, ?3, ?3, 1, ?4, ?2)")                                                      \
+	X(STMT_KV_UPDATE, W,                                                                     \
+	  "UPDATE kv SET modify_index = ?3, version = version + 1, session = ?4, value = ?2 "    \
+	  "WHERE key = ?1")                                                                      \
+	X(STMT_KV_DELETE, W, "DELETE FROM kv WHERE key = ?1")                                    \
+	X(STMT_KV_TOMB_RANGE, W,                                                                 \
+	  "INSERT INTO tombstones(ns, key, delete_index) "                                       \
+	  "SELECT ?4, key, ?3 FROM kv WHERE key >= ?1 AND key < ?2")                             \
+	X(STMT_KV_DELETE_RANGE, W, "DELETE FROM kv WHERE key >= ?1 AND key < ?2")                \
+	X(STMT_KV_RANGE, R,                                                                      \
+	  "SELECT key, create_index, modify_index, version, session, value FROM kv "             \
+	  "WHERE key >= ?1 AND key < ?2 ORDER BY key")                                           \
+	X(STMT_KV_KEYS_RANGE, R,                                                                 \
+	  "SELECT key, create_index, modify_index, version, session FROM kv "                    \
+	  "WHERE key >= ?1 AND key < ?2 ORDER BY key")                                           \
+	X(STMT_TOMB_GET, R, "SELECT delete_index FROM tombstones WHERE ns = ?1 AND key = ?2")    \
+	X(STMT_TOMB_MAX_RANGE, R,                                                                \
+	  "SELECT max(delete_index) FROM tombstones WHERE ns = ?1 AND key >= ?2 AND key < ?3")   \
 	X(STMT_TOMB_PUT, W, "INSERT INTO tombstones(ns, key, delete_index) VALUES (?1, ?2, ?3)") \
-	X(STMT_TOMB_DELETE, W, "DELETE FROM tombstones WHERE ns = ?1 AND key = ?2")        \
-	X(STMT_TOMB_COUNT, W, "SELECT count(*) FROM tombstones")                           \
-	X(STMT_TOMB_NTH, W,                                                                \
-	  "SELECT delete_index FROM tombstones ORDER BY delete_index LIMIT 1 OFFSET ?1")   \
+	X(STMT_TOMB_DELETE, W, "DELETE FROM tombstones WHERE ns = ?1 AND key = ?2")              \
+	X(STMT_TOMB_COUNT, W, "SELECT count(*) FROM tombstones")                                 \
+	X(STMT_TOMB_NTH, W,                                                                      \
+	  "SELECT delete_index FROM tombstones ORDER BY delete_index LIMIT 1 OFFSET ?1")         \
 	X(STMT_TOMB_PRUNE, W, "DELETE FROM tombstones WHERE delete_index <= ?1")
 
 enum store_stmt {
 #define STORE_STMT_ENUM(id, where, sql) id,
 	STORE_STMTS(STORE_STMT_ENUM)
 #undef STORE_STMT_ENUM
-	STMT_COUNT
+	    STMT_COUNT
 };
 
 struct store_conn {
@@ -102,6 +102,16 @@ struct store {
 	struct cmd_result *results;
 	size_t results_cap;
 	struct store_arena scratch;
+
+	/* The checkpointer (store_checkpoint.c). */
+	sqlite3 *ckpt_db;
+	pthread_t ckpt_thread;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
+	bool ckpt_wanted, ckpt_stop;
+	int ckpt_next, ckpt_last_frames; /* the WAL hook's (apply thread) */
+	_Atomic bool ckpt_failed;
+	char ckpt_errmsg[STORE_ERRMSG_SIZE];
 
 	/* The reader pool. */
 	pthread_mutex_t mu;
@@ -167,9 +177,22 @@ int store_load_meta(struct store *st);
 int store_reader_get(struct store *st, struct store_conn **out, char *errmsg);
 /* Returns c to the pool (rolling back a transaction an error left open). */
 void store_reader_put(struct store *st, struct store_conn *c);
+/* True when the store failed (an apply or a checkpoint) and must refuse
+ * apply-thread calls; st->errmsg keeps the first reason. */
+bool store_refuses(struct store *st);
 /* Formats st->errmsg (apply thread). */
-void store_set_errmsg(struct store *st, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void store_set_errmsg(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- store_checkpoint.c ---- */
+
+/* Opens the checkpointer's connection, starts its thread and hooks the
+ * writer's commits. st->ckpt_mu and st->ckpt_cv must be initialized. */
+int store_checkpointer_start(struct store *st, char *errmsg);
+/* Unhooks, stops and joins the thread, closes its connection; a no-op when
+ * it was not started. */
+void store_checkpointer_stop(struct store *st);
+/* True once a checkpoint failed; copies its reason into st->errmsg. */
+bool store_checkpointer_failed(struct store *st);
 
 /* ---- store_kv.c: the KV commands (inside the apply transaction) ---- */
 

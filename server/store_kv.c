@@ -54,20 +54,38 @@ static int sql_err(struct store *st, int rc, const char *what)
 	return store_sql_error(st->errmsg, st->w->db, rc, what);
 }
 
-/* *found and the key's modify_index. */
-static int kv_modify_index(struct store *st, struct cmd_bytes key, bool *found, uint64_t *mod)
+/* Whether the key exists, and its create_index, modify_index, version. */
+struct kv_head {
+	bool found;
+	uint64_t create_index;
+	uint64_t modify_index;
+	uint64_t version;
+};
+
+static int kv_head(struct store *st, struct cmd_bytes key, struct kv_head *h)
 {
 	sqlite3_stmt *s = st->w->stmt[STMT_KV_GET];
 	int rc = store_bind_bytes(s, 1, key.p, key.len);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
-	*found = rc == SQLITE_ROW;
-	if (*found)
-		*mod = store_column_u64(s, 1);
+	memset(h, 0, sizeof(*h));
+	h->found = rc == SQLITE_ROW;
+	if (h->found) {
+		h->create_index = store_column_u64(s, 0);
+		h->modify_index = store_column_u64(s, 1);
+		h->version = store_column_u64(s, 2);
+	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_err(st, rc, "reading a key");
 	return 0;
+}
+
+/* Whether a CAS precondition holds: cas=0 means absent, else the key's
+ * modify_index. */
+static bool cas_holds(const struct kv_head *h, uint64_t cas)
+{
+	return h->found ? cas != 0 && h->modify_index == cas : cas == 0;
 }
 
 /* Fills res as a failed CAS, with a copy of the current entry (in
@@ -145,16 +163,13 @@ static int kv_put(struct store *st, uint64_t index, const struct cmd_kv_put *p,
 {
 	if (bad_key(p->key, false, res))
 		return 0;
-	if (p->has_cas) {
-		bool found = false;
-		uint64_t mod = 0;
-		int rv = kv_modify_index(st, p->key, &found, &mod);
-		if (rv != 0)
-			return rv;
-		if (found ? p->cas == 0 || mod != p->cas : p->cas != 0)
-			return cas_failed(st, p->key, p->cas, res);
-	}
-	sqlite3_stmt *s = st->w->stmt[STMT_KV_UPSERT];
+	struct kv_head h;
+	int rv = kv_head(st, p->key, &h);
+	if (rv != 0)
+		return rv;
+	if (p->has_cas && !cas_holds(&h, p->cas))
+		return cas_failed(st, p->key, p->cas, res);
+	sqlite3_stmt *s = st->w->stmt[h.found ? STMT_KV_UPDATE : STMT_KV_INSERT];
 	int rc = store_bind_bytes(s, 1, p->key.p, p->key.len);
 	if (rc == SQLITE_OK)
 		rc = store_bind_bytes(s, 2, p->value.p, p->value.len);
@@ -163,18 +178,11 @@ static int kv_put(struct store *st, uint64_t index, const struct cmd_kv_put *p,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_null(s, 4); /* sessions arrive with a later command */
 	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	uint64_t create_index = 0, version = 0;
-	if (rc == SQLITE_ROW) {
-		create_index = store_column_u64(s, 0);
-		version = store_column_u64(s, 1);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return sql_err(st, rc == SQLITE_OK ? SQLITE_ERROR : rc, "writing a key");
-	if (version == 1) {
-		int rv = tomb_forget(st, p->key);
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "writing a key");
+	if (!h.found) {
+		rv = tomb_forget(st, p->key);
 		if (rv != 0)
 			return rv;
 	}
@@ -182,9 +190,9 @@ static int kv_put(struct store *st, uint64_t index, const struct cmd_kv_put *p,
 	res->has_entry = true;
 	res->entry.key = nonnull(p->key);
 	res->entry.value = nonnull(p->value);
-	res->entry.create_index = create_index;
+	res->entry.create_index = h.found ? h.create_index : index;
 	res->entry.modify_index = index;
-	res->entry.version = version;
+	res->entry.version = h.found ? h.version + 1 : 1;
 	res->entry.session = nonnull((struct cmd_bytes){0});
 	return 0;
 }
@@ -201,7 +209,8 @@ int store_kv_prune(struct store *st)
 	uint64_t upto = rc == SQLITE_ROW ? store_column_u64(s, 0) : 0;
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW)
-		return sql_err(st, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "finding old tombstones");
+		return sql_err(st, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
+			       "finding old tombstones");
 	s = st->w->stmt[STMT_TOMB_PRUNE];
 	store_bind_u64(s, 1, upto);
 	rc = store_exec_stmt(s);
@@ -226,12 +235,11 @@ static int delete_one(struct store *st, uint64_t index, const struct cmd_kv_dele
 	if (bad_key(d->key, false, res))
 		return 0;
 	if (d->has_cas) {
-		bool found = false;
-		uint64_t mod = 0;
-		int rv = kv_modify_index(st, d->key, &found, &mod);
+		struct kv_head h;
+		int rv = kv_head(st, d->key, &h);
 		if (rv != 0)
 			return rv;
-		if (found ? d->cas == 0 || mod != d->cas : d->cas != 0)
+		if (!cas_holds(&h, d->cas))
 			return cas_failed(st, d->key, d->cas, res);
 	}
 	sqlite3_stmt *s = st->w->stmt[STMT_KV_DELETE];
@@ -294,8 +302,9 @@ static int delete_prefix(struct store *st, uint64_t index, const struct cmd_kv_d
 	res->status = API_OK;
 	res->deleted = (uint64_t)sqlite3_changes(st->w->db);
 	if (res->deleted != tombs) {
-		store_set_errmsg(st, "entry %" PRIu64 ": deleted %" PRIu64 " keys but %" PRIu64
-				     " tombstones", index, res->deleted, tombs);
+		store_set_errmsg(
+		    st, "entry %" PRIu64 ": deleted %" PRIu64 " keys but %" PRIu64 " tombstones",
+		    index, res->deleted, tombs);
 		return -STORE_EIO;
 	}
 	st->tomb_count += tombs;

@@ -228,7 +228,8 @@ int store_query(struct store *st, const struct query *q, struct query_result *ou
 	if (rc != SQLITE_OK) {
 		if (rc == SQLITE_NOMEM)
 			snprintf(errmsg, sizeof(errmsg), "out of memory answering the query");
-		rv = rc == SQLITE_NOMEM ? -STORE_ENOMEM : store_sql_error(errmsg, c->db, rc, "query");
+		rv = rc == SQLITE_NOMEM ? -STORE_ENOMEM
+					: store_sql_error(errmsg, c->db, rc, "query");
 		store_reader_put(st, c);
 		release(out);
 		return fail(out, API_INTERNAL, rv, errmsg);

@@ -26,7 +26,7 @@
 #include "store_int.h"
 
 const char *const store_schema_tables[] = {
-	"meta", "raft_config", "kv", "tombstones", "sessions", "locks", "services", NULL,
+    "meta", "raft_config", "kv", "tombstones", "sessions", "locks", "services", NULL,
 };
 
 /* clang-format off */
@@ -176,7 +176,7 @@ static int set_wal(sqlite3 *db, char *errmsg)
 	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const unsigned char *mode = sqlite3_column_text(s, 0);
 		rc = mode != NULL && strcmp((const char *)mode, "wal") == 0 ? SQLITE_OK
-									     : SQLITE_ERROR;
+									    : SQLITE_ERROR;
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_OK)

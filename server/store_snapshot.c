@@ -122,8 +122,7 @@ static int verify(sqlite3 *dst, const struct store_snapshot_info *info, char *er
 		return rv;
 	if (copy.index != info->index || copy.term != info->term ||
 	    copy.config_index != info->config_index) {
-		snprintf(errmsg, STORE_ERRMSG_SIZE,
-			 "snapshot copy holds index %llu, expected %llu",
+		snprintf(errmsg, STORE_ERRMSG_SIZE, "snapshot copy holds index %llu, expected %llu",
 			 (unsigned long long)copy.index, (unsigned long long)info->index);
 		return -STORE_EIO;
 	}
@@ -215,10 +214,8 @@ static int attach(sqlite3 *db, const char *path, char *errmsg)
 
 int store_restore(struct store *st, const char *src_path)
 {
-	if (st->failed) {
-		store_set_errmsg(st, "store failed earlier");
+	if (store_refuses(st))
 		return -STORE_EFAILED;
-	}
 	sqlite3 *db = st->w->db;
 	sqlite3 *check = NULL;
 	int rv = store_db_open(src_path, SQLITE_OPEN_READONLY, &check, st->errmsg);

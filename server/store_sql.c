@@ -108,7 +108,7 @@ static int conn_prepare(struct store_conn *c, bool writer, char *errmsg)
 		const char *sql;
 	} table[STMT_COUNT] = {
 #define STORE_STMT_ROW(id, w, sql) [id] = {#w[0], sql},
-		STORE_STMTS(STORE_STMT_ROW)
+	    STORE_STMTS(STORE_STMT_ROW)
 #undef STORE_STMT_ROW
 	};
 	int rc = sqlite3_exec(c->db, writer ? writer_pragmas : reader_pragmas, NULL, NULL, NULL);

@@ -100,20 +100,20 @@ err_nomem:
 }
 
 static const struct sysio kernel_io = {
-	.open = k_open,
-	.close = close,
-	.pread = pread,
-	.pwrite = pwrite,
-	.fsync = fsync,
-	.fdatasync = fdatasync,
-	.ftruncate = ftruncate,
-	.fallocate = k_fallocate,
-	.filesize = k_filesize,
-	.rename = rename,
-	.unlink = unlink,
-	.mkdir = mkdir,
-	.flock = k_flock,
-	.listdir = k_listdir,
+    .open = k_open,
+    .close = close,
+    .pread = pread,
+    .pwrite = pwrite,
+    .fsync = fsync,
+    .fdatasync = fdatasync,
+    .ftruncate = ftruncate,
+    .fallocate = k_fallocate,
+    .filesize = k_filesize,
+    .rename = rename,
+    .unlink = unlink,
+    .mkdir = mkdir,
+    .flock = k_flock,
+    .listdir = k_listdir,
 };
 
 const struct sysio *sysio_default(void)

@@ -176,8 +176,7 @@ static int scan_seg(struct wal *w, uint64_t seq, bool last, uint8_t **buf, size_
 	}
 	size = (size_t)fsize;
 	if (size > MAX_SEGMENT_BYTES + RC_MAX_ENTRY_BYTES + 4096) {
-		storage_errf(errmsg, "%s: %zu bytes, larger than any segment",
-			 path, size);
+		storage_errf(errmsg, "%s: %zu bytes, larger than any segment", path, size);
 		rv = -STORAGE_ECORRUPT;
 		goto err_close;
 	}
@@ -193,7 +192,7 @@ static int scan_seg(struct wal *w, uint64_t seq, bool last, uint8_t **buf, size_
 	got = sysio_read_all(w->io, s->fd, *buf, size, 0);
 	if (got < 0 || (size_t)got != size) {
 		storage_errf(errmsg, "read %s: %s", path,
-			 got < 0 ? strerror((int)-got) : "short read");
+			     got < 0 ? strerror((int)-got) : "short read");
 		rv = -STORAGE_EIO;
 		goto err_close;
 	}
@@ -209,10 +208,10 @@ static int scan_seg(struct wal *w, uint64_t seq, bool last, uint8_t **buf, size_
 			break;
 		if ((expect != 0 && r.index != expect) || r.term < *prev_term || r.hint > off) {
 			storage_errf(errmsg,
-				 "%s: record at offset %zu is entry %" PRIu64 " term %" PRIu64
-				 ", expected entry %" PRIu64 " term >= %" PRIu64
-				 " (entries missing or corrupt)",
-				 path, off, r.index, r.term, expect, *prev_term);
+				     "%s: record at offset %zu is entry %" PRIu64 " term %" PRIu64
+				     ", expected entry %" PRIu64 " term >= %" PRIu64
+				     " (entries missing or corrupt)",
+				     path, off, r.index, r.term, expect, *prev_term);
 			rv = -STORAGE_ECORRUPT;
 			goto err_close;
 		}
@@ -224,33 +223,30 @@ static int scan_seg(struct wal *w, uint64_t seq, bool last, uint8_t **buf, size_
 		if (s->first == 0)
 			s->first = r.index;
 		w->ents[w->ents_start + w->ents_len++] =
-			(struct wal_ent){r.term, s, (uint32_t)off, r.len};
+		    (struct wal_ent){r.term, s, (uint32_t)off, r.len};
 		*prev_term = r.term;
 		off += wal_rec_span(r.len);
 	}
 	if (off < size && !all_zero(*buf + off, size - off)) {
 		size_t proof = last ? synced_beyond(*buf, size, off) : 0;
 		if (!last || proof != 0) {
-			storage_errf(errmsg,
-				 "%s: %s record at offset %zu%s", path,
-				 st == WAL_REC_ZERO ? "zeroed" : "corrupt", off,
-				 proof ? " (a later record shows it had been synced)"
-				       : " (in a closed segment)");
+			storage_errf(errmsg, "%s: %s record at offset %zu%s", path,
+				     st == WAL_REC_ZERO ? "zeroed" : "corrupt", off,
+				     proof ? " (a later record shows it had been synced)"
+					   : " (in a closed segment)");
 			rv = -STORAGE_ECORRUPT;
 			goto err_close;
 		}
 		datadir_logf(w->cfg.dir, STORAGE_LOG_WARN,
-		      "%s: torn tail at offset %zu, %zu bytes never made durable discarded", path,
-		      off, size - off);
+			     "%s: torn tail at offset %zu, %zu bytes never made durable discarded",
+			     path, off, size - off);
 		if (w->io->ftruncate(s->fd, (off_t)off) != 0) {
-			storage_errf(errmsg, "ftruncate %s: %s", path,
-				 strerror(errno));
+			storage_errf(errmsg, "ftruncate %s: %s", path, strerror(errno));
 			rv = -STORAGE_EIO;
 			goto err_close;
 		}
 		if (w->io->fsync(s->fd) != 0) {
-			storage_errf(errmsg, "fsync %s: %s", path,
-				 strerror(errno));
+			storage_errf(errmsg, "fsync %s: %s", path, strerror(errno));
 			rv = -STORAGE_EFSYNC;
 			goto err_close;
 		}
@@ -259,8 +255,7 @@ static int scan_seg(struct wal *w, uint64_t seq, bool last, uint8_t **buf, size_
 					       (off_t)(w->cfg.segment_bytes - off));
 	}
 	if (!last && s->first == 0) {
-		storage_errf(errmsg, "%s: no records, yet a later segment exists",
-			 path);
+		storage_errf(errmsg, "%s: no records, yet a later segment exists", path);
 		rv = -STORAGE_ECORRUPT;
 		goto err_close;
 	}
@@ -310,9 +305,9 @@ static int load_segments(struct wal *w, char *errmsg)
 	for (size_t i = 0; i + 1 < nseqs; i++) {
 		if (seqs[i + 1] != seqs[i] + 1) {
 			storage_errf(errmsg,
-				 "%s: segment files missing between wal-%020" PRIu64
-				 ".seg and wal-%020" PRIu64 ".seg",
-				 w->cfg.dir->path, seqs[i], seqs[i + 1]);
+				     "%s: segment files missing between wal-%020" PRIu64
+				     ".seg and wal-%020" PRIu64 ".seg",
+				     w->cfg.dir->path, seqs[i], seqs[i + 1]);
 			rv = -STORAGE_ECORRUPT;
 			goto out;
 		}
@@ -342,24 +337,25 @@ static int reconcile(struct wal *w, rc_index si, rc_term st, char *errmsg)
 	if (w->ents_len > 0 && wal_last(w) > si && w->first > si + 1) {
 		wal_seg_path(w, w->segs[0]->seq, 0, path);
 		storage_errf(errmsg,
-			 "%s: log starts at entry %" PRIu64 " but the snapshot ends at %" PRIu64
-			 ": entries missing",
-			 path, w->first, si);
+			     "%s: log starts at entry %" PRIu64 " but the snapshot ends at %" PRIu64
+			     ": entries missing",
+			     path, w->first, si);
 		return -STORAGE_ECORRUPT;
 	}
 	if (w->ents_len > 0 && wal_last(w) > si && w->first <= si &&
 	    wal_ent_at(w, si)->term != st) {
 		datadir_logf(w->cfg.dir, STORAGE_LOG_WARN,
-		      "log entry %" PRIu64 " has term %" PRIu64 " but the snapshot there has term %" PRIu64
-		      ": dropping the log (an interrupted snapshot install)",
-		      si, wal_ent_at(w, si)->term, st);
+			     "log entry %" PRIu64 " has term %" PRIu64
+			     " but the snapshot there has term %" PRIu64
+			     ": dropping the log (an interrupted snapshot install)",
+			     si, wal_ent_at(w, si)->term, st);
 		w->ents_len = 0;
 	}
 	if (w->ents_len > 0 && wal_last(w) <= si) {
 		datadir_logf(w->cfg.dir, STORAGE_LOG_INFO,
-		      "log entries %" PRIu64 "..%" PRIu64 " are covered by the snapshot at %" PRIu64
-		      ": removing them",
-		      w->first, wal_last(w), si);
+			     "log entries %" PRIu64 "..%" PRIu64
+			     " are covered by the snapshot at %" PRIu64 ": removing them",
+			     w->first, wal_last(w), si);
 		w->ents_len = 0;
 	}
 	if (w->ents_len == 0) {
@@ -387,15 +383,14 @@ static int reconcile(struct wal *w, rc_index si, rc_term st, char *errmsg)
 	return 0;
 }
 
-int wal_open(const struct wal_config *cfg, rc_index snap_index, rc_term snap_term,
-	     struct wal **out, char *errmsg)
+int wal_open(const struct wal_config *cfg, rc_index snap_index, rc_term snap_term, struct wal **out,
+	     char *errmsg)
 {
 	struct wal *w;
 	int rv;
 
 	if (cfg->segment_bytes < 4096 || cfg->segment_bytes > MAX_SEGMENT_BYTES) {
-		storage_errf(errmsg, "segment size %" PRIu64 " out of range",
-			 cfg->segment_bytes);
+		storage_errf(errmsg, "segment size %" PRIu64 " out of range", cfg->segment_bytes);
 		return -STORAGE_EINVAL;
 	}
 	w = calloc(1, sizeof(*w));
@@ -418,8 +413,7 @@ int wal_open(const struct wal_config *cfg, rc_index snap_index, rc_term snap_ter
 	/* What recovery read may exist only in the page cache (the previous
 	 * process was killed): make it durable before anyone relies on it. */
 	if (w->nsegs > 0 && w->io->fdatasync(w->segs[w->nsegs - 1]->fd) != 0) {
-		storage_errf(errmsg, "fdatasync of the last segment: %s",
-			 strerror(errno));
+		storage_errf(errmsg, "fdatasync of the last segment: %s", strerror(errno));
 		rv = -STORAGE_EFSYNC;
 		goto err_segs;
 	}
@@ -452,6 +446,9 @@ void wal_close(struct wal *w)
 		next = op->next;
 		wal_op_free(w, op);
 	}
+	for (size_t i = 0; i < w->ndirty; i++)
+		wal_seg_unref(w, w->dirty[i]);
+	free(w->dirty);
 	for (size_t i = 0; i < w->nsegs; i++)
 		wal_seg_unref(w, w->segs[i]);
 	free(w->segs);
@@ -541,17 +538,19 @@ int wal_entries(struct wal *w, rc_index from, rc_index to, struct rc_entry **out
 		struct wal_rec r;
 
 		if (rec == NULL) {
-			if (e->seg != win_seg || e->off < win_off || e->off + span > win_off + win_len) {
+			if (e->seg != win_seg || e->off < win_off ||
+			    e->off + span > win_off + win_len) {
 				const struct wal_ent *last = wal_ent_at(w, to);
 				uint32_t stop = last->seg == e->seg
-							? last->off + wal_rec_span(last->len)
-							: e->seg->end;
+						    ? last->off + wal_rec_span(last->len)
+						    : e->seg->end;
 				uint32_t want = span > READ_WINDOW ? span : READ_WINDOW;
 				ssize_t got;
 				if (want > stop - e->off)
 					want = stop - e->off;
 				if (win == NULL || want > READ_WINDOW) {
-					uint8_t *nw = realloc(win, want > READ_WINDOW ? want : READ_WINDOW);
+					uint8_t *nw =
+					    realloc(win, want > READ_WINDOW ? want : READ_WINDOW);
 					if (nw == NULL) {
 						rv = -STORAGE_ENOMEM;
 						goto out;
@@ -561,9 +560,9 @@ int wal_entries(struct wal *w, rc_index from, rc_index to, struct rc_entry **out
 				got = sysio_read_all(w->io, e->seg->fd, win, want, e->off);
 				if (got < (ssize_t)span) {
 					storage_errf(errmsg,
-						 "read wal-%020" PRIu64 ".seg at offset %u: %s",
-						 e->seg->seq, e->off,
-						 got < 0 ? strerror((int)-got) : "short read");
+						     "read wal-%020" PRIu64 ".seg at offset %u: %s",
+						     e->seg->seq, e->off,
+						     got < 0 ? strerror((int)-got) : "short read");
 					rv = -STORAGE_EIO;
 					goto out;
 				}
@@ -576,9 +575,9 @@ int wal_entries(struct wal *w, rc_index from, rc_index to, struct rc_entry **out
 		if (wal_rec_decode(rec, span, &r) != WAL_REC_OK || r.index != i ||
 		    r.term != e->term || r.len != e->len) {
 			storage_errf(errmsg,
-				 "wal-%020" PRIu64 ".seg: record of entry %" PRIu64
-				 " at offset %u is corrupt",
-				 e->seg->seq, i, e->off);
+				     "wal-%020" PRIu64 ".seg: record of entry %" PRIu64
+				     " at offset %u is corrupt",
+				     e->seg->seq, i, e->off);
 			rv = -STORAGE_ECORRUPT;
 			goto out;
 		}

@@ -39,8 +39,8 @@ struct wal_config {
  * are deleted, a log that conflicts with it is dropped, and the first entry
  * offered is snap_index + 1. The caller owns *out (wal_close).
  */
-int wal_open(const struct wal_config *cfg, rc_index snap_index, rc_term snap_term,
-	     struct wal **out, char *errmsg);
+int wal_open(const struct wal_config *cfg, rc_index snap_index, rc_term snap_term, struct wal **out,
+	     char *errmsg);
 /* Frees everything; drops anything still staged. */
 void wal_close(struct wal *w);
 

@@ -18,8 +18,8 @@
 
 struct wal_seg {
 	uint64_t seq;
-	int fd;      /* (mu) -1 until the syncer creates the file */
-	int refs;    /* (mu) the segment array and ops holding it */
+	int fd;   /* (mu) -1 until the syncer creates the file */
+	int refs; /* (mu) the segment array and ops holding it */
 	/* owner view (mu) */
 	uint32_t end;      /* offset after the last staged record */
 	uint32_t hint_cap; /* staged truncations: hints stay below this */
@@ -27,6 +27,7 @@ struct wal_seg {
 	uint32_t durable;  /* (mu) [0, durable) is durable */
 	uint32_t written;  /* (syncer) offset after the last byte written */
 	bool dirty;        /* (syncer) written since its last fdatasync */
+	bool listed;       /* (syncer) in wal.dirty */
 };
 
 /* Where an entry lives. Entries do not hold references: the segment array
@@ -63,8 +64,8 @@ struct wal {
 	/* (mu) the log as staged */
 	struct wal_ent *ents; /* ents[start .. start+len) are first .. last */
 	size_t ents_start, ents_len, ents_cap;
-	rc_index first;       /* when empty: the index the next append takes */
-	rc_term base_term;    /* term of entry first-1 */
+	rc_index first;        /* when empty: the index the next append takes */
+	rc_term base_term;     /* term of entry first-1 */
 	struct wal_seg **segs; /* ordered; only the last may be empty */
 	size_t nsegs, segs_cap;
 	uint64_t next_seq;
@@ -72,6 +73,11 @@ struct wal {
 	struct wal_op *f_head, *f_tail; /* taken by the syncer, not yet done */
 	uint64_t staged_bytes;
 	int failed; /* (mu) fatal code once a fatal error happened, else 0 */
+	/* (syncer) segments written since their last fdatasync, each with a
+	 * reference: synced before a run reports anything durable, even if
+	 * the owner removed them from the log meanwhile. */
+	struct wal_seg **dirty;
+	size_t ndirty, dirty_cap;
 };
 
 static inline rc_index wal_last(const struct wal *w)

@@ -46,9 +46,9 @@ static int check_entries(struct wal *w, const struct rc_entry *es, size_t n, cha
 		if (es[i].index != wal_last(w) + 1 + i || es[i].term < prev ||
 		    es[i].len > RC_MAX_ENTRY_BYTES || (es[i].len > 0 && es[i].data == NULL)) {
 			storage_errf(errmsg,
-				 "append: entry %zu (index %" PRIu64 " term %" PRIu64
-				 ") does not follow index %" PRIu64 " term %" PRIu64,
-				 i, es[i].index, es[i].term, wal_last(w) + i, prev);
+				     "append: entry %zu (index %" PRIu64 " term %" PRIu64
+				     ") does not follow index %" PRIu64 " term %" PRIu64,
+				     i, es[i].index, es[i].term, wal_last(w) + i, prev);
 			return -STORAGE_EINVAL;
 		}
 		prev = es[i].term;
@@ -164,8 +164,7 @@ int wal_append(struct wal *w, const struct rc_entry *es, size_t n, char *errmsg)
 	for (size_t i = 0; i < n; i++)
 		total += wal_rec_span(es[i].len);
 	if (w->staged_bytes + total > w->cfg.max_staged_bytes && w->staged_bytes > 0) {
-		storage_errf(errmsg, "append: %" PRIu64 " bytes already staged",
-			 w->staged_bytes);
+		storage_errf(errmsg, "append: %" PRIu64 " bytes already staged", w->staged_bytes);
 		rv = -STORAGE_EBUSY;
 		goto out;
 	}
@@ -209,7 +208,7 @@ int wal_append(struct wal *w, const struct rc_entry *es, size_t n, char *errmsg)
 			uint32_t span = wal_rec_span(es[i].len);
 			wal_rec_encode(app->buf + app->len, &es[i], hint);
 			w->ents[w->ents_start + w->ents_len++] =
-				(struct wal_ent){es[i].term, s, s->end, es[i].len};
+			    (struct wal_ent){es[i].term, s, s->end, es[i].len};
 			app->len += span;
 			s->end += span;
 		}
@@ -262,8 +261,8 @@ int wal_truncate(struct wal *w, rc_index from, char *errmsg)
 		goto out;
 	if (from < w->first || from > wal_last(w) + 1) {
 		storage_errf(errmsg,
-			 "truncate from %" PRIu64 ": the log holds %" PRIu64 "..%" PRIu64, from,
-			 w->first, wal_last(w));
+			     "truncate from %" PRIu64 ": the log holds %" PRIu64 "..%" PRIu64, from,
+			     w->first, wal_last(w));
 		rv = -STORAGE_EINVAL;
 		goto out;
 	}
@@ -313,8 +312,8 @@ int wal_compact(struct wal *w, rc_index upto, char *errmsg)
 	if (upto < w->first)
 		goto out;
 	if (upto > wal_last(w)) {
-		storage_errf(errmsg,
-			 "compact to %" PRIu64 ": the log ends at %" PRIu64, upto, wal_last(w));
+		storage_errf(errmsg, "compact to %" PRIu64 ": the log ends at %" PRIu64, upto,
+			     wal_last(w));
 		rv = -STORAGE_EINVAL;
 		goto out;
 	}

@@ -106,15 +106,38 @@ err_close:
 	return rv;
 }
 
+/* Remembers s until the end of the run's fdatasyncs. */
+static int note_dirty(struct wal *w, struct wal_seg *s)
+{
+	if (s->listed)
+		return 0;
+	if (w->ndirty == w->dirty_cap) {
+		size_t cap = w->dirty_cap ? w->dirty_cap * 2 : 8;
+		struct wal_seg **n = realloc(w->dirty, cap * sizeof(*n));
+		if (n == NULL)
+			return -STORAGE_ENOMEM;
+		w->dirty = n;
+		w->dirty_cap = cap;
+	}
+	pthread_mutex_lock(&w->mu);
+	s->refs++;
+	pthread_mutex_unlock(&w->mu);
+	w->dirty[w->ndirty++] = s;
+	s->listed = true;
+	return 0;
+}
+
 static int do_append(struct wal *w, struct wal_op *op, char *errmsg)
 {
 	struct wal_seg *s = op->seg;
-	int rv = sysio_write_all(w->io, s->fd, op->buf, op->len, op->off);
+	int rv = note_dirty(w, s);
+	if (rv != 0)
+		return rv;
+	rv = sysio_write_all(w->io, s->fd, op->buf, op->len, op->off);
 	if (rv != 0) {
 		char path[DATADIR_PATH_MAX];
 		wal_seg_path(w, s->seq, 0, path);
-		storage_errf(errmsg, "write %s at offset %u: %s", path, op->off,
-			 strerror(-rv));
+		storage_errf(errmsg, "write %s at offset %u: %s", path, op->off, strerror(-rv));
 		return datadir_errno_code(-rv);
 	}
 	s->written = op->off + (uint32_t)op->len;
@@ -131,8 +154,7 @@ static int do_trunc(struct wal *w, struct wal_op *op, char *errmsg)
 
 	wal_seg_path(w, s->seq, 0, path);
 	if (w->io->ftruncate(s->fd, op->off) != 0) {
-		storage_errf(errmsg, "ftruncate %s to %u: %s", path, op->off,
-			 strerror(errno));
+		storage_errf(errmsg, "ftruncate %s to %u: %s", path, op->off, strerror(errno));
 		return -STORAGE_EIO;
 	}
 	if (w->io->fsync(s->fd) != 0)
@@ -191,37 +213,23 @@ static int fail(struct wal *w, int rv)
 	return rv;
 }
 
-/* fdatasyncs every live segment written since its last sync. */
+/* fdatasyncs every segment written since its last sync, including any the
+ * owner has since truncated away: what this run reports durable must be. */
 static int sync_dirty(struct wal *w, char *errmsg)
 {
-	struct wal_seg *list[8], **dirty = list;
-	size_t n = 0;
 	int rv = 0;
-
+	for (size_t i = 0; i < w->ndirty && rv == 0; i++)
+		rv = sync_seg(w, w->dirty[i], errmsg);
+	if (rv != 0)
+		return rv;
 	pthread_mutex_lock(&w->mu);
-	if (w->nsegs > 8) {
-		dirty = malloc(w->nsegs * sizeof(*dirty));
-		if (dirty == NULL) {
-			pthread_mutex_unlock(&w->mu);
-			return -STORAGE_ENOMEM;
-		}
-	}
-	for (size_t i = 0; i < w->nsegs; i++) {
-		if (w->segs[i]->dirty) {
-			dirty[n++] = w->segs[i];
-			w->segs[i]->refs++;
-		}
+	for (size_t i = 0; i < w->ndirty; i++) {
+		w->dirty[i]->listed = false;
+		wal_seg_unref(w, w->dirty[i]);
 	}
 	pthread_mutex_unlock(&w->mu);
-	for (size_t i = 0; i < n && rv == 0; i++)
-		rv = sync_seg(w, dirty[i], errmsg);
-	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < n; i++)
-		wal_seg_unref(w, dirty[i]);
-	pthread_mutex_unlock(&w->mu);
-	if (dirty != list)
-		free(dirty);
-	return rv;
+	w->ndirty = 0;
+	return 0;
 }
 
 int wal_sync_begin(struct wal *w, rc_index *index, rc_term *term, char *errmsg)

@@ -31,8 +31,13 @@ FUZZ_TARGETS += codec membership
 FUZZ_SRCS_codec := $(FUZZ_CODEC_SRCS)
 FUZZ_SRCS_membership := $(FUZZ_CODEC_SRCS)
 
+# The HTTP request path without sockets (api/ minus the libmicrohttpd glue).
+FUZZ_TARGETS += api_request
+FUZZ_SRCS_api_request := $(filter-out api/http.c,$(wildcard api/*.c))
+FUZZ_LIBS_api_request := -lcjson
+
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
-FUZZ_HDRS := $(wildcard raftcore/*.h) tests/unit/rc_msg_equal.h
+FUZZ_HDRS := $(wildcard raftcore/*.h) tests/unit/rc_msg_equal.h $(wildcard api/*.h)
 
 # One rule per target, from this template ($(1) is the target's NAME).
 define FUZZ_TARGET_RULE

@@ -17,6 +17,9 @@
 #include "sim.h"
 
 #define CONVERGE_MS 30000
+/* A seed normally takes 10^4..10^5 events. A Replica that answers every
+ * duplicate with more messages floods the network; stop and say so. */
+#define EVENT_CAP 1000000
 
 void sim_schedule(struct sim *s, uint64_t at, uint8_t kind, int node, uint32_t gen,
 		  struct smsg *msg)
@@ -263,6 +266,20 @@ static void converge(struct sim *s)
 {
 	char why[256];
 	if (check_converged(s, why, sizeof(why))) {
+		/* Every read a live node accepted must have been answered (ok or
+		 * failed, exactly once), at the latest by now. */
+		for (size_t i = 0; i < s->lin.nr; i++) {
+			const struct rop *r = &s->lin.r[i];
+			const struct node *n = &s->nodes[r->node];
+			if (r->state == R_WAIT_INDEX && n->up && n->life == r->life &&
+			    r->t_inv + 10000 < s->now) {
+				sim_fail(s, "Liveness",
+					 "read %zu asked of n%" PRIu64 " at %" PRIu64
+					 " ms was never answered",
+					 i + 1, n->id, r->t_inv);
+				return;
+			}
+		}
 		s->phase = PH_DONE;
 		s->converged_at = s->now;
 		TRACE(s, NULL, "CONVERGED %" PRIu64 " ms after the heal", s->now - s->heal_at);
@@ -355,7 +372,7 @@ static void dispatch(struct sim *s, struct ev *e)
 	}
 }
 
-int sim_run(uint64_t seed, bool trace, uint64_t max_events, bool rule_checks,
+int sim_run(uint64_t seed, bool trace, bool stats, uint64_t max_events, bool rule_checks,
 	    uint64_t *events_out, char *fail, size_t fail_cap)
 {
 	struct sim *s = calloc(1, sizeof(*s));
@@ -406,6 +423,10 @@ int sim_run(uint64_t seed, bool trace, uint64_t max_events, bool rule_checks,
 			cut = true;
 			break;
 		}
+		if (s->events >= EVENT_CAP)
+			sim_fail(s, "Liveness",
+				 "message storm: %u events by %" PRIu64 " ms (%" PRIu64 " messages)",
+				 EVENT_CAP, s->now, s->n_msgs);
 	}
 	if (!s->failed && !cut && s->phase != PH_DONE)
 		sim_fail(s, "Liveness", "the simulation ran out of events");
@@ -414,11 +435,11 @@ int sim_run(uint64_t seed, bool trace, uint64_t max_events, bool rule_checks,
 		snprintf(fail, fail_cap, "%s: %s (at %" PRIu64 " ms)", s->fail_inv, s->fail_msg,
 			 s->fail_time);
 	}
-	if (trace)
-		printf("end at %" PRIu64 " ms: %" PRIu64 " events, %" PRIu64 " messages, %" PRIu64
+	if (trace || stats)
+		printf("seed %" PRIu64 " end at %" PRIu64 " ms: %" PRIu64 " events, %" PRIu64 " messages, %" PRIu64
 		       " elections, %" PRIu64 " crashes, %" PRIu64 " snapshot installs, committed %zu, "
 		       "writes ok %" PRIu64 "/%zu, reads ok %" PRIu64 " failed %" PRIu64 "/%zu%s\n",
-		       s->now, s->events, s->n_msgs, s->n_elections, s->n_crashes, s->n_snap_installs,
+		       seed, s->now, s->events, s->n_msgs, s->n_elections, s->n_crashes, s->n_snap_installs,
 		       s->chk.h, s->lin.writes_ok, s->lin.nw, s->lin.reads_ok, s->lin.reads_failed,
 		       s->lin.nr, cut ? " (cut by --steps)" : "");
 	*events_out = s->events;

@@ -8,6 +8,7 @@
  *       stop at the first failing seed (the lowest, whatever the jobs'
  *       timing) and, with --mutant, print "MUTANT NAME caught by seed S" or
  *       "MUTANT NAME SURVIVED"; the exit status is 0 iff a seed failed.
+ *   --stats            print one line of statistics per seed
  *   --no-rule-checks   check only the end-to-end properties (see checks.c)
  *   --baseline=BIN     (with --mutant) ignore seeds that BIN, the simulator
  *                      without the mutant, fails as well
@@ -31,7 +32,7 @@
 
 struct opts {
 	uint64_t seed, start, seeds, steps;
-	bool one, trace, until_fail, rule_checks, quiet;
+	bool one, trace, stats, until_fail, rule_checks, quiet;
 	unsigned jobs;
 	double time_limit;
 	const char *mutant;
@@ -51,7 +52,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s --seed=S [--trace] [--steps=N]\n"
 		"       %s --seeds=N [--start=S0] [--jobs=J] [--until-fail] [--time-limit=SEC]\n"
-		"          [--mutant=NAME] [--no-rule-checks] [--quiet]\n",
+		"          [--mutant=NAME] [--baseline=BIN] [--no-rule-checks] [--stats] [--quiet]\n",
 		argv0, argv0);
 	exit(2);
 }
@@ -89,6 +90,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->time_limit = (double)v;
 		else if (!strcmp(a, "--trace"))
 			o->trace = true;
+		else if (!strcmp(a, "--stats"))
+			o->stats = true;
 		else if (!strcmp(a, "--until-fail"))
 			o->until_fail = true;
 		else if (!strcmp(a, "--no-rule-checks"))
@@ -121,7 +124,7 @@ static void run_one(const struct opts *o, uint64_t seed, struct result *r)
 {
 	r->seed = seed;
 	r->msg[0] = 0;
-	r->failed = sim_run(seed, o->trace, o->steps, o->rule_checks, &r->events, r->msg,
+	r->failed = sim_run(seed, o->trace, o->stats, o->steps, o->rule_checks, &r->events, r->msg,
 			    sizeof(r->msg));
 }
 

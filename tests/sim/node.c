@@ -328,8 +328,18 @@ void node_drive(struct sim *s, struct node *n)
 			n->installs_pending++;
 		}
 	}
-	if (!err && u.compact_to && s->sw.compact)
+	if (!err && u.compact_to && s->sw.compact) {
+		rc_index snap = d->cur.snap->meta.index;
 		err = disk_compact(d, b, u.compact_to);
+		if (err) {
+			disk_batch_done(d);
+			sim_fail(s, "contract",
+				 "n%" PRIu64 " compact_to %" PRIu64 " beyond its snapshot %" PRIu64
+				 " (the Replica says %" PRIu64 ")",
+				 n->id, u.compact_to, snap, rc_snapshot_index(n->r));
+			return;
+		}
+	}
 	disk_batch_done(d);
 	if (err) {
 		sim_fail(s, "contract", "n%" PRIu64 " disk: %s", n->id, err);

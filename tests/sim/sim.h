@@ -449,7 +449,7 @@ void lin_read_refused(struct sim *s, uint64_t rid);
 void lin_node_down(struct sim *s, struct node *n);
 
 /* cluster.c */
-int sim_run(uint64_t seed, bool trace, uint64_t max_events, bool rule_checks,
+int sim_run(uint64_t seed, bool trace, bool stats, uint64_t max_events, bool rule_checks,
 	    uint64_t *events_out, char *fail, size_t fail_cap);
 void sim_schedule(struct sim *s, uint64_t at, uint8_t kind, int node, uint32_t gen,
 		  struct smsg *msg);

@@ -68,16 +68,16 @@ struct state {
 	uint32_t size[MAX_INDEX + 1];
 };
 
-static struct state cur;            /* the workload's view */
+static struct state cur; /* the workload's view */
 static struct state states[MAX_STATES];
-static size_t nstates;              /* states[0] is the last acknowledged */
-static rc_index acked;              /* log durable up to here (in states[0]) */
-static rc_index snap_acked;         /* committed snapshot */
+static size_t nstates;      /* states[0] is the last acknowledged */
+static rc_index acked;      /* log durable up to here (in states[0]) */
+static rc_index snap_acked; /* committed snapshot */
 static rc_term snap_acked_term;
-static bool snap_pending;           /* a commit had begun */
+static bool snap_pending; /* a commit had begun */
 static rc_index snap_pend_index;
 static rc_term snap_pend_term;
-static bool snap_pend_drops;        /* it conflicts with the log: drops it */
+static bool snap_pend_drops; /* it conflicts with the log: drops it */
 
 static uint64_t cur_seed, cur_cut;
 static int cur_mode;
@@ -96,19 +96,30 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* Copies the part of a state in use. */
+static void copy_state(struct state *dst, const struct state *src)
+{
+	dst->hs = src->hs;
+	dst->base = src->base;
+	dst->len = src->len;
+	memcpy(dst->term, src->term, (src->len + 1) * sizeof(src->term[0]));
+	memcpy(dst->size, src->size, (src->len + 1) * sizeof(src->size[0]));
+}
+
 static void push_state(void)
 {
 	if (nstates == MAX_STATES) { /* keep the acked one and the newest */
-		memmove(&states[1], &states[2], (MAX_STATES - 2) * sizeof(states[0]));
+		for (size_t i = 2; i < MAX_STATES; i++)
+			copy_state(&states[i - 1], &states[i]);
 		nstates--;
 	}
-	states[nstates++] = cur;
+	copy_state(&states[nstates++], &cur);
 }
 
 static void mark_acked(rc_index index)
 {
 	acked = index;
-	states[0] = cur;
+	copy_state(&states[0], &cur);
 	nstates = 1;
 }
 
@@ -320,14 +331,14 @@ static void run(struct storage *st, uint64_t seed)
 			rv = do_install(st);
 		if (verbose)
 			fprintf(stderr,
-				"step %d %s -> %d (ops %" PRIu64 "): hs %" PRIu64
-				" log %" PRIu64 "..%" PRIu64 " acked %" PRIu64 " snap %" PRIu64 "\n",
+				"step %d %s -> %d (ops %" PRIu64 "): hs %" PRIu64 " log %" PRIu64
+				"..%" PRIu64 " acked %" PRIu64 " snap %" PRIu64 "\n",
 				step, names[kind], rv, memfs_ops(), cur.hs.term, cur.base + 1,
 				cur.len, acked, snap_acked);
 		if (rv != 0) {
 			if (!memfs_dead())
-				die("step %d (%s) failed without a power cut: %d", step, names[kind],
-				    rv);
+				die("step %d (%s) failed without a power cut: %d", step,
+				    names[kind], rv);
 			return;
 		}
 	}
@@ -335,7 +346,10 @@ static void run(struct storage *st, uint64_t seed)
 
 static void reset_model(void)
 {
-	memset(&cur, 0, sizeof(cur));
+	cur.hs = (struct rc_hard_state){0, 0};
+	cur.base = cur.len = 0;
+	cur.term[0] = 0;
+	cur.size[0] = 0;
 	nstates = 0;
 	push_state();
 	acked = 0;
@@ -380,7 +394,8 @@ static void check(struct storage *st)
 		if (memcmp(es[i].data, want, es[i].len) != 0)
 			die("entry %" PRIu64 " content differs", es[i].index);
 		if (es[i].term > hs.term)
-			die("entry %" PRIu64 " has term %" PRIu64 " above the hard state's %" PRIu64,
+			die("entry %" PRIu64 " has term %" PRIu64
+			    " above the hard state's %" PRIu64,
 			    es[i].index, es[i].term, hs.term);
 	}
 	/* The hard state equals one staged since the last ack, and the log one
@@ -400,8 +415,8 @@ static void check(struct storage *st)
 			continue;
 		match = true;
 		for (size_t i = 0; i < n && match; i++)
-			match = x->term[es[i].index] == es[i].term &&
-				x->size[es[i].index] == es[i].len;
+			match =
+			    x->term[es[i].index] == es[i].term && x->size[es[i].index] == es[i].len;
 	}
 	if (!match)
 		die("log %" PRIu64 "..%" PRIu64 " matches no state staged up to hard state %" PRIu64
@@ -439,7 +454,8 @@ static void check_usable(struct storage *st)
 	char err[STORAGE_ERRMSG_SIZE];
 	for (int i = 0; i < 3; i++) {
 		fill(buf[i], 50, last + 1 + (rc_index)i, term);
-		es[i] = (struct rc_entry){term, last + 1 + (rc_index)i, RC_ENTRY_COMMAND, 50, buf[i]};
+		es[i] =
+		    (struct rc_entry){term, last + 1 + (rc_index)i, RC_ENTRY_COMMAND, 50, buf[i]};
 	}
 	if (storage_stage(st, &nhs, 0, es, 3, NULL) != 0 || storage_sync(st, NULL) != 0)
 		die("appending after recovery: %s / %s", storage_errmsg(st),
@@ -513,15 +529,16 @@ int main(int argc, char **argv)
 		}
 		/* every call for short runs, else an even spread plus random */
 		for (uint64_t k = 0; k < cuts && k < ops; k++) {
-			uint64_t cut = ops <= cuts ? k + 1
-						   : (k % 2 ? 1 + (seed * 2654435761u + k * 40503u) % ops
-							    : 1 + k * ops / cuts);
+			uint64_t cut = ops <= cuts
+					   ? k + 1
+					   : (k % 2 ? 1 + (seed * 2654435761u + k * 40503u) % ops
+						    : 1 + k * ops / cuts);
 			one_cut(seed, cut, (int)((seed + k) % 3));
 			total++;
 		}
 	}
-	printf("crash: %llu power cuts over seeds %" PRIu64 "..%" PRIu64 ": all recovered\n",
-	       total, first, first + seeds - 1);
+	printf("crash: %llu power cuts over seeds %" PRIu64 "..%" PRIu64 ": all recovered\n", total,
+	       first, first + seeds - 1);
 	memfs_reset();
 	return 0;
 }

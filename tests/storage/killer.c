@@ -51,7 +51,7 @@ static struct storage *open_dir(const char *dir)
 	return st;
 }
 
-static volatile int syncer_failed;
+static int syncer_failed; /* atomic */
 
 static void *syncer(void *arg)
 {
@@ -62,7 +62,7 @@ static void *syncer(void *arg)
 		int rv = storage_sync(st, &d);
 		if (rv != 0) {
 			fprintf(stderr, "killer: sync: %s\n", storage_sync_errmsg(st));
-			syncer_failed = 1;
+			__atomic_store_n(&syncer_failed, 1, __ATOMIC_RELEASE);
 			return NULL;
 		}
 		if (d.index != last) {
@@ -88,7 +88,7 @@ static int run(const char *dir)
 		struct rc_hard_state hs = {term_of(next + 63), 0};
 		size_t n = 1 + (seed = seed * 6364136223846793005ull + 1) % 64;
 		int rv;
-		if (syncer_failed)
+		if (__atomic_load_n(&syncer_failed, __ATOMIC_ACQUIRE))
 			return 1;
 		for (size_t i = 0; i < n; i++) {
 			rc_index idx = next + i;
@@ -121,7 +121,8 @@ static int run(const char *dir)
 				    storage_snap_write(w, 0, data, sizeof(data)) != 0 ||
 				    storage_snap_commit(st, w, &m) != 0 ||
 				    storage_compact(st, m.index > 100 ? m.index - 100 : 0) != 0) {
-					fprintf(stderr, "killer: snapshot: %s\n", storage_errmsg(st));
+					fprintf(stderr, "killer: snapshot: %s\n",
+						storage_errmsg(st));
 					return 1;
 				}
 			}
@@ -139,7 +140,8 @@ static int check(const char *dir, rc_index durable)
 	int bad = 0;
 
 	if (last < durable) {
-		fprintf(stderr, "killer: entry %" PRIu64 " was reported durable, log ends at %" PRIu64 "\n",
+		fprintf(stderr,
+			"killer: entry %" PRIu64 " was reported durable, log ends at %" PRIu64 "\n",
 			durable, last);
 		bad = 1;
 	}
@@ -171,8 +173,8 @@ static int check(const char *dir, rc_index durable)
 		fprintf(stderr, "killer: hard state term below the log's\n");
 		bad = 1;
 	}
-	printf("killer: ok: log %" PRIu64 "..%" PRIu64 ", snapshot %" PRIu64
-	       ", %" PRIu64 " reported durable\n",
+	printf("killer: ok: log %" PRIu64 "..%" PRIu64 ", snapshot %" PRIu64 ", %" PRIu64
+	       " reported durable\n",
 	       first, last, sm->index, durable);
 	free(es);
 	storage_close(st);

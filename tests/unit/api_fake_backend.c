@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ struct job {
 	bool is_cmd;
 	struct cmd cmd;
 	struct query q;
-	uint8_t *key;   /* copies of the borrowed bytes */
+	uint8_t *key; /* copies of the borrowed bytes */
 	uint8_t *value;
 	api_cmd_done cdone;
 	api_query_done qdone;
@@ -35,6 +36,8 @@ struct job {
 	uint64_t deadline_ms; /* blocking query */
 	bool sync_wait;       /* FAKE_BEFORE_RET: the caller waits for `finished` */
 	bool finished;
+	atomic_bool taken;    /* FAKE_AFTER_RET: the worker holds the job */
+	atomic_bool returned; /* FAKE_AFTER_RET: submit/query has returned */
 	/* command results point into these */
 	struct cmd_result res;
 	uint8_t *cur_key, *cur_val;
@@ -381,6 +384,13 @@ static void *worker(void *arg)
 			if (f->head == NULL)
 				f->tail = NULL;
 			j->next = NULL;
+			if (f->mode == FAKE_AFTER_RET) {
+				pthread_mutex_unlock(&f->mu);
+				atomic_store(&j->taken, true);
+				while (!atomic_load(&j->returned))
+					sched_yield();
+				pthread_mutex_lock(&f->mu);
+			}
 			if (f->delay_ms > 0 && !j->sync_wait) {
 				pthread_mutex_unlock(&f->mu);
 				struct timespec ts = {0, (long)f->delay_ms * 1000000L};
@@ -457,6 +467,20 @@ static void dispatch(struct fake *f, struct job *j)
 	pthread_mutex_unlock(&f->mu);
 }
 
+/* The last thing submit/query do: from here on, the worker may answer a
+ * FAKE_AFTER_RET job (which it may also free: j is not touched after). */
+static void returning(struct fake *f, struct job *j)
+{
+	if (f->mode != FAKE_AFTER_RET)
+		return;
+	/* The worker spins ready before the call returns, so that done()
+	 * lands within nanoseconds of the return. A re-queued blocking query
+	 * never waits here: only FAKE_ASYNC blocks. */
+	while (!atomic_load(&j->taken))
+		sched_yield();
+	atomic_store(&j->returned, true);
+}
+
 static void fake_submit(void *impl, const struct cmd *c, api_cmd_done done, void *arg)
 {
 	struct fake *f = impl;
@@ -490,6 +514,7 @@ static void fake_submit(void *impl, const struct cmd *c, api_cmd_done done, void
 	}
 	pthread_mutex_unlock(&f->mu);
 	dispatch(f, j);
+	returning(f, j);
 }
 
 static void fake_query(void *impl, const struct query *q, api_query_done done, void *arg)
@@ -511,6 +536,7 @@ static void fake_query(void *impl, const struct query *q, api_query_done done, v
 	f->seen.query.key.p = f->seen.qkey;
 	pthread_mutex_unlock(&f->mu);
 	dispatch(f, j);
+	returning(f, j);
 }
 
 static void fake_status(void *impl, struct api_node_status *out)
@@ -596,12 +622,12 @@ void fake_free(struct fake *f)
 struct api_backend fake_backend(struct fake *f)
 {
 	struct api_backend b = {
-		.impl = f,
-		.submit = fake_submit,
-		.query = fake_query,
-		.status = fake_status,
-		.health = fake_health,
-		.meta = fake_meta,
+	    .impl = f,
+	    .submit = fake_submit,
+	    .query = fake_query,
+	    .status = fake_status,
+	    .health = fake_health,
+	    .meta = fake_meta,
 	};
 	return b;
 }
@@ -662,6 +688,22 @@ void fake_set_last_contact(struct fake *f, uint64_t ms)
 const struct fake_seen *fake_seen(struct fake *f)
 {
 	return &f->seen;
+}
+
+unsigned fake_submits(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	unsigned n = f->seen.submits;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+unsigned fake_queries(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	unsigned n = f->seen.queries;
+	pthread_mutex_unlock(&f->mu);
+	return n;
 }
 
 uint64_t fake_index(struct fake *f)

@@ -10,6 +10,9 @@
  *   FAKE_ASYNC       queued to the worker thread, done() whenever it gets
  *                    there (after delay_ms): usually once the connection
  *                    is suspended, sometimes racing the suspend
+ *   FAKE_AFTER_RET   done() on the worker thread the moment submit/query
+ *                    has returned (the worker spins for it): aims at the
+ *                    window between the call's return and the suspend
  *
  * Blocking queries (min_index/wait_ms) wait on the worker in FAKE_ASYNC
  * only; the other modes answer them at once.
@@ -26,7 +29,7 @@
 
 #include "backend.h"
 
-enum fake_mode { FAKE_SYNC, FAKE_BEFORE_RET, FAKE_ASYNC };
+enum fake_mode { FAKE_SYNC, FAKE_BEFORE_RET, FAKE_ASYNC, FAKE_AFTER_RET };
 
 struct fake;
 
@@ -60,8 +63,11 @@ struct fake_seen {
 	struct query query;
 	uint8_t qkey[API_KEY_MAX];
 };
-/* Borrowed until the next call into f. */
+/* Borrowed until the next call into f; read it only when no request is
+ * in flight (fake_submits/fake_queries are safe at any time). */
 const struct fake_seen *fake_seen(struct fake *f);
+unsigned fake_submits(struct fake *f);
+unsigned fake_queries(struct fake *f);
 
 /* The index of the last write (0 when none). */
 uint64_t fake_index(struct fake *f);

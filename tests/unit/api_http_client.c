@@ -131,7 +131,7 @@ int http_do(uint16_t port, const char *method, const char *target, const void *b
 
 const char *http_header(const struct http_resp *r, const char *name)
 {
-	static char value[4096];
+	static _Thread_local char value[4096];
 	size_t nlen = strlen(name);
 	const char *line = strstr(r->head, "\r\n");
 

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 struct http_resp {
-	int status;        /* 0 when no response came (connection dropped) */
-	char head[16384];  /* status line and headers, NUL-terminated */
-	char *body;        /* malloc'ed, NUL-terminated; owned (http_resp_free) */
+	int status;       /* 0 when no response came (connection dropped) */
+	char head[16384]; /* status line and headers, NUL-terminated */
+	char *body;       /* malloc'ed, NUL-terminated; owned (http_resp_free) */
 	size_t body_len;
 };
 
@@ -34,8 +34,8 @@ void http_resp_free(struct http_resp *r);
 int http_do(uint16_t port, const char *method, const char *target, const void *body,
 	    size_t body_len, struct http_resp *r);
 
-/* The value of header name (case-insensitive) copied into a static buffer,
- * or NULL when absent. Valid until the next call. */
+/* The value of header name (case-insensitive) copied into a thread-local
+ * buffer, or NULL when absent. Valid until the thread's next call. */
 const char *http_header(const struct http_resp *r, const char *name);
 
 #endif

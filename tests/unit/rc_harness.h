@@ -105,7 +105,11 @@ struct rc_replica *h_r(struct h_cluster *c, rc_id id);
  * to the pending list (completed at once when auto_persist), committed
  * entries applied, reads recorded. */
 void h_take(struct h_cluster *c, rc_id id);
-/* Completes the node's oldest pending persist (false if none). */
+/* Completes the node's oldest pending persist (false if none): writes it
+ * to the node's disk, queues its after-persist messages on the network
+ * (those addressed to the node itself are stepped straight back into it)
+ * and reports the write with rc_persisted. Effects stay pending until the
+ * node's next h_take. */
 bool h_persist_one(struct h_cluster *c, rc_id id);
 void h_persist_all(struct h_cluster *c, rc_id id);
 /* Advances one node's clock by ms and takes its update. */

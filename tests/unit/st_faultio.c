@@ -49,14 +49,14 @@ static ssize_t f_pwrite(int fd, const void *buf, size_t n, off_t off)
 	return u->pwrite(fd, buf, n, off);
 }
 
-#define WRAP1(name, kind, type)                                                            \
-	static int f_##name(type a)                                                        \
-	{                                                                                  \
-		if (hit(kind)) {                                                           \
-			errno = fail_err;                                                  \
-			return -1;                                                         \
-		}                                                                          \
-		return u->name(a);                                                         \
+#define WRAP1(name, kind, type)           \
+	static int f_##name(type a)       \
+	{                                 \
+		if (hit(kind)) {          \
+			errno = fail_err; \
+			return -1;        \
+		}                         \
+		return u->name(a);        \
 	}
 
 WRAP1(fsync, FAULT_FSYNC, int)
@@ -116,20 +116,20 @@ static int f_listdir(const char *d, char ***names, size_t *n)
 }
 
 static const struct sysio table = {
-	.open = f_open,
-	.close = f_close,
-	.pread = f_pread,
-	.pwrite = f_pwrite,
-	.fsync = f_fsync,
-	.fdatasync = f_fdatasync,
-	.ftruncate = f_ftruncate,
-	.fallocate = f_fallocate,
-	.filesize = f_filesize,
-	.rename = f_rename,
-	.unlink = f_unlink,
-	.mkdir = f_mkdir,
-	.flock = f_flock,
-	.listdir = f_listdir,
+    .open = f_open,
+    .close = f_close,
+    .pread = f_pread,
+    .pwrite = f_pwrite,
+    .fsync = f_fsync,
+    .fdatasync = f_fdatasync,
+    .ftruncate = f_ftruncate,
+    .fallocate = f_fallocate,
+    .filesize = f_filesize,
+    .rename = f_rename,
+    .unlink = f_unlink,
+    .mkdir = f_mkdir,
+    .flock = f_flock,
+    .listdir = f_listdir,
 };
 
 const struct sysio *faultio_wrap(const struct sysio *under)

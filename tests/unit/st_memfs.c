@@ -179,7 +179,8 @@ static void add_op(struct inode *ino, int write, size_t off, const void *data, s
 	ino->ops[ino->nops].data = NULL;
 	if (write) {
 		ino->ops[ino->nops].data = xrealloc(NULL, len);
-		memcpy(ino->ops[ino->nops].data, data, len);
+		if (len > 0)
+			memcpy(ino->ops[ino->nops].data, data, len);
 	}
 	ino->nops++;
 }
@@ -236,11 +237,11 @@ static bool is_dir(const char *path)
 	return false;
 }
 
-#define LOCKED(expr)                                                                       \
-	do {                                                                               \
-		pthread_mutex_lock(&mu);                                                   \
-		expr;                                                                      \
-		pthread_mutex_unlock(&mu);                                                 \
+#define LOCKED(expr)                       \
+	do {                               \
+		pthread_mutex_lock(&mu);   \
+		expr;                      \
+		pthread_mutex_unlock(&mu); \
 	} while (0)
 
 static int fail(int err)
@@ -366,7 +367,8 @@ static ssize_t m_pwrite(int fd, const void *buf, size_t n, off_t off)
 		}
 		if (end > ino->len)
 			resize(&ino->data, &ino->len, end);
-		memcpy(ino->data + off, buf, n);
+		if (n > 0)
+			memcpy(ino->data + off, buf, n);
 		add_op(ino, 1, (size_t)off, buf, n);
 		rv = (ssize_t)n;
 	}
@@ -390,7 +392,8 @@ static int m_fsync(int fd)
 	} else {
 		struct inode *ino = f->ino;
 		ino->dur = xrealloc(ino->dur, ino->len);
-		memcpy(ino->dur, ino->data, ino->len);
+		if (ino->len > 0)
+			memcpy(ino->dur, ino->data, ino->len);
 		ino->dur_len = ino->len;
 		clear_ops(ino);
 	}
@@ -409,8 +412,7 @@ static int m_setsize(int fd, size_t len, bool grow_only)
 		rv = fail(EIO);
 	} else if (grow_only && len <= f->ino->len) {
 		rv = 0;
-	} else if (quota != 0 && len > f->ino->len &&
-		   total_bytes() + (len - f->ino->len) > quota) {
+	} else if (quota != 0 && len > f->ino->len && total_bytes() + (len - f->ino->len) > quota) {
 		rv = fail(ENOSPC);
 	} else {
 		resize(&f->ino->data, &f->ino->len, len);
@@ -543,20 +545,20 @@ static int m_listdir(const char *dir, char ***names, size_t *n)
 }
 
 static const struct sysio memfs = {
-	.open = m_open,
-	.close = m_close,
-	.pread = m_pread,
-	.pwrite = m_pwrite,
-	.fsync = m_fsync,
-	.fdatasync = m_fsync,
-	.ftruncate = m_ftruncate,
-	.fallocate = m_fallocate,
-	.filesize = m_filesize,
-	.rename = m_rename,
-	.unlink = m_unlink,
-	.mkdir = m_mkdir,
-	.flock = m_flock,
-	.listdir = m_listdir,
+    .open = m_open,
+    .close = m_close,
+    .pread = m_pread,
+    .pwrite = m_pwrite,
+    .fsync = m_fsync,
+    .fdatasync = m_fsync,
+    .ftruncate = m_ftruncate,
+    .fallocate = m_fallocate,
+    .filesize = m_filesize,
+    .rename = m_rename,
+    .unlink = m_unlink,
+    .mkdir = m_mkdir,
+    .flock = m_flock,
+    .listdir = m_listdir,
 };
 
 const struct sysio *memfs_io(void)
@@ -612,8 +614,7 @@ bool memfs_dead(void)
 }
 
 /* Replays op onto (buf, len), all of it or only some sectors. */
-static void replay(uint8_t **buf, size_t *len, const struct op *op, enum memfs_cut mode,
-		   bool torn)
+static void replay(uint8_t **buf, size_t *len, const struct op *op, enum memfs_cut mode, bool torn)
 {
 	if (!op->write) {
 		resize(buf, len, op->off);
@@ -700,7 +701,8 @@ int memfs_read(const char *path, uint8_t **data, size_t *len)
 		rv = -1;
 	} else {
 		*data = xrealloc(NULL, e->ino->len);
-		memcpy(*data, e->ino->data, e->ino->len);
+		if (e->ino->len > 0)
+			memcpy(*data, e->ino->data, e->ino->len);
 		*len = e->ino->len;
 	}
 	pthread_mutex_unlock(&mu);

@@ -80,7 +80,8 @@ void st_expect(struct storage *st, rc_index from, rc_index to, rc_term term, uin
 			 (unsigned long long)to, storage_strerror(rv), storage_errmsg(st));
 	assert_int_equal(n, to - from + 1);
 	for (size_t i = 0; i < n; i++) {
-		struct rc_entry want = st_entry(from + i, term, (uint32_t)((from + i) % 300), salt, buf);
+		struct rc_entry want =
+		    st_entry(from + i, term, (uint32_t)((from + i) % 300), salt, buf);
 		assert_int_equal(es[i].index, want.index);
 		assert_int_equal(es[i].term, want.term);
 		assert_int_equal(es[i].len, want.len);
@@ -103,8 +104,6 @@ struct storage *st_open_mem(uint64_t segment_bytes)
 int st_reopen(uint64_t segment_bytes, struct storage **out, char *errmsg)
 {
 	struct storage_options o;
-	size_t n = strlen(logbuf);
 	st_options(&o, memfs_io(), segment_bytes);
-	(void)n;
 	return storage_open(ST_DIR, &o, out, errmsg);
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store_harness.h"
 
@@ -57,7 +59,7 @@ static struct store_entry encode(uint64_t index, const struct cmd *c)
 	size_t len = 0;
 	assert_int_equal(cmd_encode(c, &buf, &len), 0);
 	return (struct store_entry){
-		.index = index, .term = 1, .type = STORE_ENTRY_COMMAND, .data = buf, .len = len};
+	    .index = index, .term = 1, .type = STORE_ENTRY_COMMAND, .data = buf, .len = len};
 }
 
 struct store_entry sh_put(uint64_t index, const void *key, size_t klen, const void *value,
@@ -81,8 +83,8 @@ struct store_entry sh_cas_s(uint64_t index, const char *key, const char *value, 
 	return sh_put(index, key, strlen(key), value, strlen(value), true, cas);
 }
 
-struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool recurse,
-			  bool has_cas, uint64_t cas)
+struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool recurse, bool has_cas,
+			  uint64_t cas)
 {
 	struct cmd c = {.type = CMD_KV_DELETE};
 	c.u.del.key = (struct cmd_bytes){key, (uint32_t)klen};
@@ -252,6 +254,24 @@ char *sh_dump_store(struct store *st)
 	return d;
 }
 
+void sh_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+void sh_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
 struct store *sh_open(const char *dir, const char *name, const struct store_opts *opts)
 {
 	char *path = sh_path(dir, name);
@@ -262,4 +282,124 @@ struct store *sh_open(const char *dir, const char *name, const struct store_opts
 	if (rv != 0)
 		fail_msg("store_open: %s: %s", store_strerror(rv), errmsg);
 	return st;
+}
+
+/* ---- the deterministic workload ---- */
+
+uint64_t sh_rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static const char *const sh_wl_prefixes[] = {"a/", "a/b/", "b/", "ab", ""};
+
+/* Entry index of a random mix of KV commands over ~60 keys (index picks
+ * the operation, so the sequence is the same for every caller). */
+struct store_entry sh_workload_entry(uint64_t seed, uint64_t index)
+{
+	uint64_t s = seed ^ (index * 0xD1B54A32D192ED03ull);
+	uint64_t r = sh_rng_next(&s);
+	char key[32], value[64];
+	snprintf(key, sizeof(key), "%s%llu", sh_wl_prefixes[r % 4],
+		 (unsigned long long)(sh_rng_next(&s) % 15));
+	snprintf(value, sizeof(value), "v%llu-%llu", (unsigned long long)index,
+		 (unsigned long long)sh_rng_next(&s));
+	uint64_t op = sh_rng_next(&s) % 100;
+	uint64_t cas =
+	    sh_rng_next(&s) % 3 == 0 ? 0 : index - 1 - sh_rng_next(&s) % (index < 8 ? 1 : 8);
+	if (op < 40)
+		return sh_put_s(index, key, value);
+	if (op < 55)
+		return sh_cas_s(index, key, value, cas);
+	if (op < 75)
+		return sh_del_s(index, key, false);
+	if (op < 85)
+		return sh_del(index, key, strlen(key), false, true, cas);
+	if (op < 90)
+		return sh_del_s(index, sh_wl_prefixes[sh_rng_next(&s) % 4], true);
+	if (op < 93)
+		return sh_del(index, "ab", 2, true, true, 1); /* refused: cas + recurse */
+	return sh_noop(index);
+}
+
+/* Applies workload entries [from, to] in batches of batch (0: random 1..50). */
+void sh_apply_workload(struct store *st, uint64_t seed, uint64_t from, uint64_t to, size_t batch,
+		       struct sh_collector *c)
+{
+	uint64_t bs = seed;
+	struct store_entry b[64];
+	uint64_t i = from;
+	while (i <= to) {
+		size_t n = batch > 0 ? batch : 1 + sh_rng_next(&bs) % 50;
+		size_t k = 0;
+		while (k < n && i <= to)
+			b[k++] = sh_workload_entry(seed, i++);
+		int rv = sh_apply(st, b, k, c);
+		if (rv != 0)
+			fail_msg("apply: %s: %s", store_strerror(rv), store_errmsg(st));
+	}
+}
+
+/* Every query the workload's keys and prefixes can ask, dumped. */
+char *sh_dump_queries(struct store *st)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap);
+	out[0] = 0;
+	for (int p = 0; p < 5; p++) {
+		for (int k = -1; k < 16; k++) {
+			char key[32];
+			if (k < 0)
+				snprintf(key, sizeof(key), "%s", sh_wl_prefixes[p]);
+			else
+				snprintf(key, sizeof(key), "%s%d", sh_wl_prefixes[p], k);
+			for (int mode = 0; mode < 3; mode++) {
+				if (mode == 0 && key[0] == 0)
+					continue;
+				struct query_result r;
+				sh_query(st, key, strlen(key), mode == 1, mode == 2, &r);
+				char *d = sh_dump(&r);
+				r.release(&r);
+				size_t n = strlen(d);
+				while (len + n + 1 > cap)
+					out = realloc(out, cap *= 2);
+				memcpy(out + len, d, n + 1);
+				len += n;
+				free(d);
+			}
+		}
+	}
+	return out;
+}
+
+char *sh_dump_results(const struct sh_collector *c)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap);
+	out[0] = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct sh_result *r = &c->res[i];
+		struct query_result q = {.status = r->r.status, .index = r->r.index};
+		struct kv_entry e[1];
+		if (r->r.has_entry || r->r.has_current) {
+			e[0] = r->r.has_entry ? r->r.entry : r->r.current;
+			q.entries = e;
+			q.n_entries = 1;
+		}
+		char *d = sh_dump(&q);
+		char line[256];
+		snprintf(line, sizeof(line), "#%llu/%llu deleted=%llu entry=%d current=%d %s\n",
+			 (unsigned long long)r->index, (unsigned long long)r->term,
+			 (unsigned long long)r->r.deleted, r->r.has_entry, r->r.has_current,
+			 r->r.message);
+		size_t n = strlen(d) + strlen(line);
+		while (len + n + 1 > cap)
+			out = realloc(out, cap *= 2);
+		len += (size_t)sprintf(out + len, "%s%s", line, d);
+		free(d);
+	}
+	return out;
 }

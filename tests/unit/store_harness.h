@@ -22,6 +22,10 @@ char *sh_tmpdir(void);
 void sh_rmdir(char *dir);
 /* "<dir>/<name>", malloc'ed. */
 char *sh_path(const char *dir, const char *name);
+/* Writes len bytes as the whole file at path. */
+void sh_write_file(const char *path, const void *data, size_t len);
+/* Runs sql on the SQLite database at path (tampering with a store). */
+void sh_sql(const char *path, const char *sql);
 
 /* Command entries at index (term 1). Keys and values are byte strings
  * (pointer + length); the _s variants take C strings. The entry's data is
@@ -30,8 +34,8 @@ struct store_entry sh_put(uint64_t index, const void *key, size_t klen, const vo
 			  size_t vlen, bool has_cas, uint64_t cas);
 struct store_entry sh_put_s(uint64_t index, const char *key, const char *value);
 struct store_entry sh_cas_s(uint64_t index, const char *key, const char *value, uint64_t cas);
-struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool recurse,
-			  bool has_cas, uint64_t cas);
+struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool recurse, bool has_cas,
+			  uint64_t cas);
 struct store_entry sh_del_s(uint64_t index, const char *key, bool recurse);
 struct store_entry sh_noop(uint64_t index);
 void sh_entry_free(struct store_entry *e);
@@ -68,6 +72,21 @@ void sh_query(struct store *st, const void *key, size_t klen, bool recurse, bool
 char *sh_dump(const struct query_result *r);
 /* sh_dump of the whole store (empty prefix, recurse). */
 char *sh_dump_store(struct store *st);
+
+/* ---- a deterministic workload: a random mix of KV commands (puts, CAS
+ * puts, deletes, CAS deletes, recursive deletes, a refused cas+recurse,
+ * noops) over ~60 keys under a few prefixes; entry i depends only on seed
+ * and i. ---- */
+uint64_t sh_rng_next(uint64_t *state);
+struct store_entry sh_workload_entry(uint64_t seed, uint64_t index);
+/* Applies entries [from, to] in batches of batch (0: random sizes 1..50),
+ * collecting results into c (may be NULL); fails the test on an error. */
+void sh_apply_workload(struct store *st, uint64_t seed, uint64_t from, uint64_t to, size_t batch,
+		       struct sh_collector *c);
+/* The dumps of every key and prefix query the workload can ask. */
+char *sh_dump_queries(struct store *st);
+/* A dump of every collected result, every field. */
+char *sh_dump_results(const struct sh_collector *c);
 
 /* Opens a store at <dir>/<name> with opts (NULL: defaults). */
 struct store *sh_open(const char *dir, const char *name, const struct store_opts *opts);

@@ -141,8 +141,8 @@ static void invalid_commands_do_not_encode(void **state)
 	memset(key, 'k', API_KEY_MAX + 1);
 	key[API_KEY_MAX + 1] = '\0';
 	struct cmd bad[] = {
-		put("", "v", false, 0),	   put(key, "v", false, 0),  put("/a", "v", false, 0),
-		put("\xff", "v", false, 0), del("", false, false, 0), del(key, true, false, 0),
+	    put("", "v", false, 0),     put(key, "v", false, 0),  put("/a", "v", false, 0),
+	    put("\xff", "v", false, 0), del("", false, false, 0), del(key, true, false, 0),
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		assert_int_equal(cmd_encoded_size(&bad[i]), 0);
@@ -275,19 +275,19 @@ static void the_status_table_maps_every_status(void **state)
 	assert_string_equal(api_status_code(API_TIMEOUT), "timeout");
 	assert_int_equal(api_status_http(API_INTERNAL), 500);
 	assert_int_equal(api_status_http(API_STATUS_COUNT), 500);
-	assert_string_equal(api_status_code((enum api_status)-1), "internal");
+	assert_string_equal(api_status_code((enum api_status) - 1), "internal");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(commands_survive_a_round_trip),
-		cmocka_unit_test(the_largest_value_round_trips),
-		cmocka_unit_test(invalid_commands_do_not_encode),
-		cmocka_unit_test(every_truncation_is_refused),
-		cmocka_unit_test(corruption_is_refused_or_canonical),
-		cmocka_unit_test(bad_headers_and_lengths_are_refused),
-		cmocka_unit_test(the_status_table_maps_every_status),
+	    cmocka_unit_test(commands_survive_a_round_trip),
+	    cmocka_unit_test(the_largest_value_round_trips),
+	    cmocka_unit_test(invalid_commands_do_not_encode),
+	    cmocka_unit_test(every_truncation_is_refused),
+	    cmocka_unit_test(corruption_is_refused_or_canonical),
+	    cmocka_unit_test(bad_headers_and_lengths_are_refused),
+	    cmocka_unit_test(the_status_table_maps_every_status),
 	};
 	return cmocka_run_group_tests_name("api_command", tests, NULL, NULL);
 }

@@ -36,6 +36,21 @@ static int setup_async(void **state)
 	return 0;
 }
 
+static int setup_threads(void **state)
+{
+	struct api_http_options o;
+	api_http_options_default(&o);
+	o.threads = 4;
+	*state = ts_start(FAKE_AFTER_RET, &o);
+	return 0;
+}
+
+static int setup_racing(void **state)
+{
+	*state = ts_start(FAKE_AFTER_RET, NULL);
+	return 0;
+}
+
 /* Small limits, to test them cheaply. */
 static int setup_small(void **state)
 {
@@ -128,12 +143,11 @@ static void wrong_method_is_405_with_allow(void **state)
 static void malformed_percent_encoding_is_400(void **state)
 {
 	struct test_server *ts = *state;
-	const char *bad[] = {"/v1/kv/a%zz",	"/v1/kv/a%4",	"/v1/kv/a%",	"/v1/kv/%g0",
+	const char *bad[] = {"/v1/kv/a%zz",      "/v1/kv/a%4",   "/v1/kv/a%",    "/v1/kv/%g0",
 			     "/v1/kv/a?raw=%z1", "/v1/kv/a?%zz", "/v1/kv/a?ra%w"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_error(req(ts, "GET", bad[i], NULL), 400, "bad_request", "percent-encoding");
-	assert_error(req(ts, "PUT", "/v1/kv/a?cas=%", "v"), 400, "bad_request",
-		     "percent-encoding");
+	assert_error(req(ts, "PUT", "/v1/kv/a?cas=%", "v"), 400, "bad_request", "percent-encoding");
 	assert_int_equal(fake_seen(ts->fake)->queries + fake_seen(ts->fake)->submits, 0);
 	/* upper and lower case hex both decode */
 	assert_int_equal(req(ts, "PUT", "/v1/kv/%4a%4A", "v")->status, 200);
@@ -189,18 +203,26 @@ static void key_shape_rules(void **state)
 static void bad_durations_are_400(void **state)
 {
 	struct test_server *ts = *state;
-	const char *bad[] = {"10",    "1.5s", "-1s", "%2B1s", "10x", "s",	"",
-			     "1 s",   "1S",   "1sec", "0x10s",
+	const char *bad[] = {"10",
+			     "1.5s",
+			     "-1s",
+			     "%2B1s",
+			     "10x",
+			     "s",
+			     "",
+			     "1 s",
+			     "1S",
+			     "1sec",
+			     "0x10s",
 			     "99999999999999999999ms", /* over 2^64 */
-			     "5124095576031h",	       /* 2^64 ms overflows */
+			     "5124095576031h",         /* 2^64 ms overflows */
 			     "18446744073709552s"};
 	char target[128];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(target, sizeof target, "/v1/kv/a?index=0&wait=%s", bad[i]);
 		assert_error(req(ts, "GET", target, NULL), 400, "bad_request", "duration");
 	}
-	assert_error(req(ts, "GET", "/v1/kv/a?index=0&wait", NULL), 400, "bad_request",
-		     "duration");
+	assert_error(req(ts, "GET", "/v1/kv/a?index=0&wait", NULL), 400, "bad_request", "duration");
 	const char *good[] = {"500ms", "10s", "5m", "1h", "0s", "5124095576030h"};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		snprintf(target, sizeof target, "/v1/kv/a?index=0&wait=%s", good[i]);
@@ -211,8 +233,15 @@ static void bad_durations_are_400(void **state)
 static void bad_unsigned_integers_are_400(void **state)
 {
 	struct test_server *ts = *state;
-	const char *bad[] = {"-1", "%2B1", "1e3", "%201", "18446744073709551616", "", "0x10",
-			     "1.0", "99999999999999999999999"};
+	const char *bad[] = {"-1",
+			     "%2B1",
+			     "1e3",
+			     "%201",
+			     "18446744073709551616",
+			     "",
+			     "0x10",
+			     "1.0",
+			     "99999999999999999999999"};
 	char target[128];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(target, sizeof target, "/v1/kv/a?cas=%s", bad[i]);
@@ -248,8 +277,7 @@ static void unknown_and_misplaced_parameters_are_400(void **state)
 	assert_error(req(ts, "GET", "/v1/kv/a?wait=1s", NULL), 400, "bad_request", "index");
 	assert_error(req(ts, "GET", "/v1/kv/a?raw&recurse", NULL), 400, "bad_request", "raw");
 	assert_error(req(ts, "GET", "/v1/kv/a?raw&keys", NULL), 400, "bad_request", "raw");
-	assert_error(req(ts, "DELETE", "/v1/kv/a?recurse&cas=1", NULL), 400, "bad_request",
-		     "cas");
+	assert_error(req(ts, "DELETE", "/v1/kv/a?recurse&cas=1", NULL), 400, "bad_request", "cas");
 	assert_error(req(ts, "GET", "/v1/status?verbose", NULL), 400, "bad_request", "verbose");
 	assert_error(req(ts, "GET", "/v1/health?x=1", NULL), 400, "bad_request", "\\\"x\\\"");
 	/* a hostile name is shown printable and cut */
@@ -324,7 +352,7 @@ static void chunked_body_over_the_limit_is_413(void **state)
 	assert_int_equal(raw(ts, "PUT /v1/kv/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
 				 "Transfer-Encoding: chunked\r\n\r\n"
 				 "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-				 ->status,
+			     ->status,
 			 200);
 	assert_non_null(strstr(last.body, "\"value\":\"abcde\""));
 }
@@ -369,7 +397,8 @@ static void keep_alive_serves_many_requests(void **state)
 		http_resp_free(&last);
 		assert_int_equal(http_read(fd, false, &last), 0);
 		assert_int_equal(last.status, 200);
-		assert_int_equal(http_sends(fd, "GET /v1/kv/ka?raw HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+		assert_int_equal(http_sends(fd, "GET /v1/kv/ka?raw HTTP/1.1\r\nHost: t\r\n\r\n"),
+				 0);
 		http_resp_free(&last);
 		assert_int_equal(http_read(fd, false, &last), 0);
 		assert_int_equal(last.status, 200);
@@ -439,11 +468,15 @@ static void concurrent_clients_are_all_answered(void **state)
 		a[i] = (struct client_arg){ts->port, i, 0};
 		pthread_create(&t[i], NULL, client, &a[i]);
 	}
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < N; i++)
 		pthread_join(t[i], NULL);
+	for (int i = 0; i < N; i++)
 		assert_int_equal(a[i].ok, 200);
-	}
 	assert_int_equal(fake_index(ts->fake), N * 200);
+	/* A raw answer's result is released once the request completes,
+	 * just after its last byte went out: give that a moment. */
+	for (int i = 0; i < 100 && fake_results_out(ts->fake) != 0; i++)
+		usleep(10000);
 	assert_int_equal(fake_results_out(ts->fake), 0);
 }
 
@@ -463,8 +496,9 @@ static void long_poll_waits_for_a_change(void **state)
 	int fds[N];
 	for (int i = 0; i < N; i++) {
 		fds[i] = http_connect(ts->port);
-		assert_int_equal(http_sends(fds[i], "GET /v1/kv/lp?index=1&wait=10s&raw HTTP/1.1\r\n"
-						    "Host: t\r\n\r\n"),
+		assert_int_equal(http_sends(fds[i],
+					    "GET /v1/kv/lp?index=1&wait=10s&raw HTTP/1.1\r\n"
+					    "Host: t\r\n\r\n"),
 				 0);
 	}
 	/* they wait (holding no thread: the fake's one worker is free) */
@@ -567,46 +601,100 @@ static void oversized_headers_and_garbage_are_refused(void **state)
 	assert_int_equal(fake_results_out(ts->fake), 0);
 }
 
+struct stopper {
+	struct api_http *http;
+	uint64_t took_ms;
+};
+
+static void *stop_thread(void *p)
+{
+	struct stopper *s = p;
+	uint64_t start = now_ms();
+	api_http_stop(s->http);
+	s->took_ms = now_ms() - start;
+	return NULL;
+}
+
+/* api_http_stop waits for the backend to finish what it holds, and
+ * answers 503 meanwhile instead of starting anything new. */
+static void stop_waits_for_the_backend(void **state)
+{
+	(void)state;
+	struct test_server *ts = ts_start(FAKE_ASYNC, NULL);
+	int busy = http_connect(ts->port), idle = http_connect(ts->port);
+	assert_int_equal(http_sends(idle, "GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	http_resp_free(&last);
+	assert_int_equal(http_read(idle, false, &last), 0);
+	assert_int_equal(last.status, 200);
+
+	fake_set_delay_ms(ts->fake, 300);
+	assert_int_equal(http_sends(busy, "PUT /v1/kv/s HTTP/1.1\r\nHost: t\r\n"
+					  "Content-Length: 1\r\n\r\nv"),
+			 0);
+	for (int i = 0; i < 100 && fake_submits(ts->fake) == 0; i++)
+		usleep(5000);
+	assert_int_equal(fake_submits(ts->fake), 1);
+
+	struct stopper s = {ts->http, 0};
+	pthread_t t;
+	pthread_create(&t, NULL, stop_thread, &s);
+	usleep(50000);
+	assert_int_equal(http_sends(idle, "GET /v1/kv/s HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	http_resp_free(&last);
+	assert_int_equal(http_read(idle, false, &last), 0);
+	assert_error(&last, 503, "no_leader", "shutting down");
+	assert_header(&last, "Retry-After", "1");
+	assert_int_equal(fake_queries(ts->fake), 0);
+	pthread_join(t, NULL);
+	assert_true(s.took_ms >= 200);
+	assert_int_equal(fake_index(ts->fake), 1); /* the write did happen */
+	close(busy);
+	close(idle);
+	http_resp_free(&last);
+	assert_int_equal(fake_results_out(ts->fake), 0);
+	fake_free(ts->fake);
+	free(ts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(unknown_path_is_404, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(wrong_method_is_405_with_allow, setup_sync,
-						teardown),
-		cmocka_unit_test_setup_teardown(malformed_percent_encoding_is_400, setup_sync,
-						teardown),
-		cmocka_unit_test_setup_teardown(nul_in_key_is_400, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(key_of_513_bytes_is_413, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(key_shape_rules, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(bad_durations_are_400, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(bad_unsigned_integers_are_400, setup_sync,
-						teardown),
-		cmocka_unit_test_setup_teardown(unknown_and_misplaced_parameters_are_400,
-						setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(
-			declared_body_over_the_limit_is_refused_before_it_is_sent, setup_small,
-			teardown),
-		cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_is_413, setup_small,
-						teardown),
-		cmocka_unit_test_setup_teardown(chunked_body_past_max_body_drops_the_connection,
-						setup_small, teardown),
-		cmocka_unit_test_setup_teardown(keep_alive_serves_many_requests, setup_sync,
-						teardown),
-		cmocka_unit_test_setup_teardown(keep_alive_serves_many_requests, setup_async,
-						teardown),
-		cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_sync,
-						teardown),
-		cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_async,
-						teardown),
-		cmocka_unit_test_setup_teardown(long_poll_waits_for_a_change, setup_async,
-						teardown),
-		cmocka_unit_test_setup_teardown(long_poll_times_out_with_the_same_index,
-						setup_async, teardown),
-		cmocka_unit_test_setup_teardown(delayed_backend_answers_through_resume,
-						setup_async, teardown),
-		cmocka_unit_test_setup_teardown(start_fails_with_a_reason, setup_sync, teardown),
-		cmocka_unit_test_setup_teardown(oversized_headers_and_garbage_are_refused,
-						setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_path_is_404, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(wrong_method_is_405_with_allow, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(malformed_percent_encoding_is_400, setup_sync,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(nul_in_key_is_400, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(key_of_513_bytes_is_413, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(key_shape_rules, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(bad_durations_are_400, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(bad_unsigned_integers_are_400, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_and_misplaced_parameters_are_400, setup_sync,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		declared_body_over_the_limit_is_refused_before_it_is_sent, setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_is_413, setup_small,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(chunked_body_past_max_body_drops_the_connection,
+					    setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(keep_alive_serves_many_requests, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(keep_alive_serves_many_requests, setup_async, teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_sync,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_async,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_racing,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_clients_are_all_answered, setup_threads,
+					    teardown),
+	    cmocka_unit_test(stop_waits_for_the_backend),
+	    cmocka_unit_test_setup_teardown(long_poll_waits_for_a_change, setup_async, teardown),
+	    cmocka_unit_test_setup_teardown(long_poll_times_out_with_the_same_index, setup_async,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(delayed_backend_answers_through_resume, setup_async,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(start_fails_with_a_reason, setup_sync, teardown),
+	    cmocka_unit_test_setup_teardown(oversized_headers_and_garbage_are_refused, setup_sync,
+					    teardown),
 	};
 	return cmocka_run_group_tests_name("api_http", tests, NULL, NULL);
 }

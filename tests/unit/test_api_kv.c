@@ -1,8 +1,9 @@
 /*
- * /v1/kv over real HTTP against the fake backend, run three times: with a
+ * /v1/kv over real HTTP against the fake backend, run four times: with a
  * backend that completes inside the call, one that completes on another
- * thread before the call returns, and one that completes later on another
- * thread (the suspend/resume path).
+ * thread before the call returns, one that completes later on another
+ * thread (the suspend/resume path), and one that completes on another
+ * thread just as the call returns (racing the suspend).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,8 +42,8 @@ static struct http_resp *req(struct test_server *ts, const char *method, const c
 	return &last;
 }
 
-static struct http_resp *req_bytes(struct test_server *ts, const char *method,
-				   const char *target, const void *body, size_t len)
+static struct http_resp *req_bytes(struct test_server *ts, const char *method, const char *target,
+				   const void *body, size_t len)
 {
 	http_resp_free(&last);
 	assert_int_equal(http_do(ts->port, method, target, body, len, &last), 0);
@@ -156,11 +157,10 @@ static void recurse_lists_sorted_entries_under_a_bytewise_prefix(void **state)
 	req(ts, "PUT", "/v1/kv/app/a", "0");
 	struct http_resp *r = req(ts, "GET", "/v1/kv/app/b?recurse", NULL);
 	assert_int_equal(r->status, 200);
-	assert_string_equal(r->body,
-			    "[{\"key\":\"app/b\",\"value\":\"1\",\"create_index\":2,"
-			    "\"modify_index\":2,\"version\":1,\"session\":\"\"},"
-			    "{\"key\":\"app/bc\",\"value\":\"2\",\"create_index\":1,"
-			    "\"modify_index\":1,\"version\":1,\"session\":\"\"}]");
+	assert_string_equal(r->body, "[{\"key\":\"app/b\",\"value\":\"1\",\"create_index\":2,"
+				     "\"modify_index\":2,\"version\":1,\"session\":\"\"},"
+				     "{\"key\":\"app/bc\",\"value\":\"2\",\"create_index\":1,"
+				     "\"modify_index\":1,\"version\":1,\"session\":\"\"}]");
 	assert_header(r, "X-Cairn-Index", "2");
 	assert_true(fake_seen(ts->fake)->query.recurse);
 
@@ -259,8 +259,8 @@ static void backend_failures_map_to_the_error_table(void **state)
 	fake_fail_next(ts->fake, 1, API_NO_LEADER, "");
 	r = req(ts, "PUT", "/v1/kv/x", "v");
 	assert_int_equal(r->status, 503);
-	assert_string_equal(r->body,
-			    "{\"error\":\"no leader known right now; retry\",\"code\":\"no_leader\"}");
+	assert_string_equal(
+	    r->body, "{\"error\":\"no leader known right now; retry\",\"code\":\"no_leader\"}");
 	assert_header(r, "Retry-After", "1");
 	assert_header(r, "X-Cairn-Leader", "");
 	assert_header(r, "X-Cairn-Node", "2");
@@ -355,29 +355,27 @@ static void errors_before_the_backend_carry_the_headers(void **state)
 	assert_int_equal(fake_seen(ts->fake)->queries, before);
 }
 
-#define KV_TESTS(name)                                                                     \
-	const struct CMUnitTest name[] = {                                                 \
-		cmocka_unit_test_setup_teardown(put_then_get_shows_the_entry, setup, teardown), \
-		cmocka_unit_test_setup_teardown(missing_key_is_404_also_raw, setup, teardown), \
-		cmocka_unit_test_setup_teardown(raw_answers_exactly_the_value_bytes, setup,    \
-						teardown),                                     \
-		cmocka_unit_test_setup_teardown(nul_is_utf8_and_invalid_utf8_is_base64, setup, \
-						teardown),                                     \
-		cmocka_unit_test_setup_teardown(                                           \
-			recurse_lists_sorted_entries_under_a_bytewise_prefix, setup, teardown), \
-		cmocka_unit_test_setup_teardown(delete_reports_how_many, setup, teardown), \
-		cmocka_unit_test_setup_teardown(cas_passes_through_and_failure_shows_current, \
-						setup, teardown),                              \
-		cmocka_unit_test_setup_teardown(stale_read_adds_last_contact, setup, teardown), \
-		cmocka_unit_test_setup_teardown(backend_failures_map_to_the_error_table, setup, \
-						teardown),                                     \
-		cmocka_unit_test_setup_teardown(head_answers_headers_without_body, setup,      \
-						teardown),                                     \
-		cmocka_unit_test_setup_teardown(keys_are_percent_decoded, setup, teardown), \
-		cmocka_unit_test_setup_teardown(blocking_parameters_reach_the_backend, setup,  \
-						teardown),                                     \
-		cmocka_unit_test_setup_teardown(errors_before_the_backend_carry_the_headers,   \
-						setup, teardown),                              \
+#define KV_TESTS(name)                                                                             \
+	const struct CMUnitTest name[] = {                                                         \
+	    cmocka_unit_test_setup_teardown(put_then_get_shows_the_entry, setup, teardown),        \
+	    cmocka_unit_test_setup_teardown(missing_key_is_404_also_raw, setup, teardown),         \
+	    cmocka_unit_test_setup_teardown(raw_answers_exactly_the_value_bytes, setup, teardown), \
+	    cmocka_unit_test_setup_teardown(nul_is_utf8_and_invalid_utf8_is_base64, setup,         \
+					    teardown),                                             \
+	    cmocka_unit_test_setup_teardown(recurse_lists_sorted_entries_under_a_bytewise_prefix,  \
+					    setup, teardown),                                      \
+	    cmocka_unit_test_setup_teardown(delete_reports_how_many, setup, teardown),             \
+	    cmocka_unit_test_setup_teardown(cas_passes_through_and_failure_shows_current, setup,   \
+					    teardown),                                             \
+	    cmocka_unit_test_setup_teardown(stale_read_adds_last_contact, setup, teardown),        \
+	    cmocka_unit_test_setup_teardown(backend_failures_map_to_the_error_table, setup,        \
+					    teardown),                                             \
+	    cmocka_unit_test_setup_teardown(head_answers_headers_without_body, setup, teardown),   \
+	    cmocka_unit_test_setup_teardown(keys_are_percent_decoded, setup, teardown),            \
+	    cmocka_unit_test_setup_teardown(blocking_parameters_reach_the_backend, setup,          \
+					    teardown),                                             \
+	    cmocka_unit_test_setup_teardown(errors_before_the_backend_carry_the_headers, setup,    \
+					    teardown),                                             \
 	}
 
 int main(void)
@@ -387,9 +385,11 @@ int main(void)
 	mode = FAKE_SYNC;
 	failed += cmocka_run_group_tests_name("api_kv_sync", tests, NULL, NULL);
 	mode = FAKE_BEFORE_RET;
-	failed += cmocka_run_group_tests_name("api_kv_other_thread_before_return", tests, NULL,
-					      NULL);
+	failed +=
+	    cmocka_run_group_tests_name("api_kv_other_thread_before_return", tests, NULL, NULL);
 	mode = FAKE_ASYNC;
 	failed += cmocka_run_group_tests_name("api_kv_async", tests, NULL, NULL);
+	mode = FAKE_AFTER_RET;
+	failed += cmocka_run_group_tests_name("api_kv_racing_the_suspend", tests, NULL, NULL);
 	return failed;
 }

@@ -139,8 +139,9 @@ static void errors_have_message_and_code(void **state)
 	assert_int_equal(r.http, 503);
 	assert_true(r.retry_after);
 	assert_int_equal(r.index, 12);
-	assert_memory_equal(r.data, "{\"error\":\"no leader known right now; retry\","
-				    "\"code\":\"no_leader\"}",
+	assert_memory_equal(r.data,
+			    "{\"error\":\"no leader known right now; retry\","
+			    "\"code\":\"no_leader\"}",
 			    r.len);
 
 	memset(&r, 0, sizeof r);
@@ -190,9 +191,8 @@ static void cas_failure_shows_the_current_entry(void **state)
 	cJSON *j = cJSON_ParseWithLength(r.data, r.len);
 	assert_non_null(j);
 	assert_string_equal(cJSON_GetObjectItem(j, "code")->valuestring, "cas_failed");
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "current"), "value")
-				    ->valuestring,
-			    "v");
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "current"), "value")->valuestring, "v");
 	cJSON_Delete(j);
 	api_buf_reset(&r.body);
 }
@@ -200,12 +200,12 @@ static void cas_failure_shows_the_current_entry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buffer_grows_off_its_inline_storage),
-		cmocka_unit_test(json_strings_escape_what_rfc_8259_requires),
-		cmocka_unit_test(base64_matches_rfc_4648_vectors),
-		cmocka_unit_test(entries_use_value_or_value_base64),
-		cmocka_unit_test(errors_have_message_and_code),
-		cmocka_unit_test(cas_failure_shows_the_current_entry),
+	    cmocka_unit_test(buffer_grows_off_its_inline_storage),
+	    cmocka_unit_test(json_strings_escape_what_rfc_8259_requires),
+	    cmocka_unit_test(base64_matches_rfc_4648_vectors),
+	    cmocka_unit_test(entries_use_value_or_value_base64),
+	    cmocka_unit_test(errors_have_message_and_code),
+	    cmocka_unit_test(cas_failure_shows_the_current_entry),
 	};
 	return cmocka_run_group_tests_name("api_render", tests, NULL, NULL);
 }

@@ -133,13 +133,10 @@ static void unhealthy_is_503_with_the_reason(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(status_shows_the_node_and_its_members, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(status_without_leader_shows_nulls, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(health_is_plain_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(unhealthy_is_503_with_the_reason, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(status_shows_the_node_and_its_members, setup, teardown),
+	    cmocka_unit_test_setup_teardown(status_without_leader_shows_nulls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(health_is_plain_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unhealthy_is_503_with_the_reason, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("api_status", tests, NULL, NULL);
 }

@@ -249,6 +249,15 @@ static void restarted_node_knows_its_applied_prefix_committed(void **state)
 	struct rc_update u;
 	rc_take_update(r, &u);
 	assert_int_equal(u.n_committed, 0);
+	/* The leader says 13 is committed: only 13 is new to apply. */
+	struct rc_message m = {.type = RC_MSG_APPEND, .from = 2, .to = 1, .term = 3};
+	m.u.append.prev_index = 13;
+	m.u.append.prev_term = 3;
+	m.u.append.commit = 13;
+	assert_int_equal(rc_step(r, &m), 0);
+	rc_take_update(r, &u);
+	assert_int_equal(u.n_committed, 1);
+	assert_int_equal(u.committed[0].index, 13);
 	rc_replica_free(r);
 }
 

@@ -119,13 +119,12 @@ static void the_kernel_sysio_round_trips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(a_second_open_is_refused_while_locked, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(an_unknown_format_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(storage_files_without_format_are_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(a_missing_directory_is_created, setup, teardown),
-		cmocka_unit_test_setup_teardown(the_kernel_sysio_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_second_open_is_refused_while_locked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(an_unknown_format_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(storage_files_without_format_are_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(a_missing_directory_is_created, setup, teardown),
+	    cmocka_unit_test_setup_teardown(the_kernel_sysio_round_trips, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("storage_datadir", tests, NULL, NULL);
 }

@@ -31,13 +31,11 @@ struct fault {
 };
 
 static const struct fault faults[] = {
-	{FAULT_WRITE, EIO, false},      {FAULT_WRITE, ENOSPC, false},
-	{FAULT_WRITE, ENOSPC, true},    {FAULT_WRITE, EIO, true},
-	{FAULT_FSYNC, EIO, false},      {FAULT_FSYNC, ENOSPC, false},
-	{FAULT_RENAME, EIO, false},     {FAULT_RENAME, ENOSPC, false},
-	{FAULT_FALLOCATE, ENOSPC, false}, {FAULT_FALLOCATE, EIO, false},
-	{FAULT_FTRUNCATE, EIO, false},  {FAULT_UNLINK, EIO, false},
-	{FAULT_OPEN, ENOSPC, false},    {FAULT_OPEN, EIO, false},
+    {FAULT_WRITE, EIO, false},     {FAULT_WRITE, ENOSPC, false},  {FAULT_WRITE, ENOSPC, true},
+    {FAULT_WRITE, EIO, true},      {FAULT_FSYNC, EIO, false},     {FAULT_FSYNC, ENOSPC, false},
+    {FAULT_RENAME, EIO, false},    {FAULT_RENAME, ENOSPC, false}, {FAULT_FALLOCATE, ENOSPC, false},
+    {FAULT_FALLOCATE, EIO, false}, {FAULT_FTRUNCATE, EIO, false}, {FAULT_UNLINK, EIO, false},
+    {FAULT_OPEN, ENOSPC, false},   {FAULT_OPEN, EIO, false},
 };
 
 static struct storage *open_faulty(void)
@@ -89,15 +87,14 @@ static void model_acked(rc_index index)
 	acked_state = 0;
 }
 
-static int stage_range(struct storage *st, rc_index from, rc_index to, rc_term term,
-		       rc_index trunc)
+static int stage_range(struct storage *st, rc_index from, rc_index to, rc_term term, rc_index trunc)
 {
 	uint8_t *buf = malloc((size_t)(to - from + 1) * 300);
 	struct rc_entry *es = calloc((size_t)(to - from + 1), sizeof(*es));
 	int rv;
 	for (rc_index i = from; i <= to; i++)
-		es[i - from] = st_entry(i, term, (uint32_t)(i % 300), (uint32_t)term,
-					buf + (i - from) * 300);
+		es[i - from] =
+		    st_entry(i, term, (uint32_t)(i % 300), (uint32_t)term, buf + (i - from) * 300);
 	rv = storage_stage(st, NULL, trunc, es, (size_t)(to - from + 1), NULL);
 	if (rv == 0) {
 		for (rc_index i = from; i <= to; i++)
@@ -117,8 +114,8 @@ static int workload(struct storage *st, const struct fault *f)
 		rc_index from, to, trunc;
 		rc_term term;
 	} steps[] = {
-		{31, 80, 0, 1}, {81, 140, 0, 2}, {120, 130, 120, 3}, {131, 200, 0, 3},
-		{60, 70, 60, 4}, {71, 90, 0, 4},
+	    {31, 80, 0, 1},   {81, 140, 0, 2}, {120, 130, 120, 3},
+	    {131, 200, 0, 3}, {60, 70, 60, 4}, {71, 90, 0, 4},
 	};
 	struct storage_durable d;
 	int rv;
@@ -380,11 +377,11 @@ static void recovery_survives_every_io_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(append_truncate_and_sync_survive_every_io_error),
-		cmocka_unit_test(a_failed_fsync_is_never_retried),
-		cmocka_unit_test(a_full_disk_fails_cleanly_and_recovers_when_space_is_freed),
-		cmocka_unit_test(snapshot_commit_survives_every_io_error),
-		cmocka_unit_test(recovery_survives_every_io_error),
+	    cmocka_unit_test(append_truncate_and_sync_survive_every_io_error),
+	    cmocka_unit_test(a_failed_fsync_is_never_retried),
+	    cmocka_unit_test(a_full_disk_fails_cleanly_and_recovers_when_space_is_freed),
+	    cmocka_unit_test(snapshot_commit_survives_every_io_error),
+	    cmocka_unit_test(recovery_survives_every_io_error),
 	};
 	return cmocka_run_group_tests_name("storage_faults", tests, NULL, NULL);
 }

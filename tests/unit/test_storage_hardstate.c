@@ -142,12 +142,12 @@ static void hardstate_module_creates_and_rewrites(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hard_state_survives_reopen),
-		cmocka_unit_test(staged_hard_state_is_visible_but_not_durable_before_sync),
-		cmocka_unit_test(a_torn_slot_leaves_the_previous_value),
-		cmocka_unit_test(both_slots_corrupt_stops_the_open),
-		cmocka_unit_test(hard_state_is_durable_before_entries_of_its_term),
-		cmocka_unit_test(hardstate_module_creates_and_rewrites),
+	    cmocka_unit_test(hard_state_survives_reopen),
+	    cmocka_unit_test(staged_hard_state_is_visible_but_not_durable_before_sync),
+	    cmocka_unit_test(a_torn_slot_leaves_the_previous_value),
+	    cmocka_unit_test(both_slots_corrupt_stops_the_open),
+	    cmocka_unit_test(hard_state_is_durable_before_entries_of_its_term),
+	    cmocka_unit_test(hardstate_module_creates_and_rewrites),
 	};
 	return cmocka_run_group_tests_name("storage_hardstate", tests, NULL, NULL);
 }

@@ -46,9 +46,9 @@ static void take(struct storage *st, rc_index index, rc_term term, size_t size, 
 	fill(data, size, salt);
 	assert_int_equal(storage_snap_begin(st, &w), 0);
 	for (size_t off = 0; off < size; off += 1000)
-		assert_int_equal(storage_snap_write(w, off, data + off,
-						    size - off < 1000 ? size - off : 1000),
-				 0);
+		assert_int_equal(
+		    storage_snap_write(w, off, data + off, size - off < 1000 ? size - off : 1000),
+		    0);
 	assert_int_equal(storage_snap_commit(st, w, &m), 0);
 	free(data);
 }
@@ -132,6 +132,11 @@ static void newer_snapshot_replaces_older_files(void **state)
 		struct storage_snapshot_meta m = meta(15, 1, 0);
 		assert_int_equal(storage_snap_begin(st, &w), 0);
 		assert_int_equal(storage_snap_commit(st, w, &m), -STORAGE_EINVAL);
+		/* the same index again keeps what is there */
+		m = meta(20, 1, 0);
+		assert_int_equal(storage_snap_begin(st, &w), 0);
+		assert_int_equal(storage_snap_commit(st, w, &m), 0);
+		expect_snapshot(st, 20, 1, 200, 2);
 	}
 	reopen(&st);
 	expect_snapshot(st, 20, 1, 200, 2);
@@ -304,17 +309,17 @@ static void truncated_snapshot_data_stops_the_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(snapshot_is_current_and_survives_reopen),
-		cmocka_unit_test(an_empty_snapshot_at_index_zero_holds_the_first_membership),
-		cmocka_unit_test(newer_snapshot_replaces_older_files),
-		cmocka_unit_test(chunks_must_arrive_in_order),
-		cmocka_unit_test(installing_a_snapshot_past_the_log_drops_the_log),
-		cmocka_unit_test(installing_a_snapshot_that_conflicts_drops_the_log),
-		cmocka_unit_test(the_store_may_write_the_file_by_path),
-		cmocka_unit_test(abort_and_leftovers_leave_no_temporary_files),
-		cmocka_unit_test(bit_flip_in_snapshot_data_stops_the_open),
-		cmocka_unit_test(bit_flip_in_snapshot_metadata_stops_the_open),
-		cmocka_unit_test(truncated_snapshot_data_stops_the_open),
+	    cmocka_unit_test(snapshot_is_current_and_survives_reopen),
+	    cmocka_unit_test(an_empty_snapshot_at_index_zero_holds_the_first_membership),
+	    cmocka_unit_test(newer_snapshot_replaces_older_files),
+	    cmocka_unit_test(chunks_must_arrive_in_order),
+	    cmocka_unit_test(installing_a_snapshot_past_the_log_drops_the_log),
+	    cmocka_unit_test(installing_a_snapshot_that_conflicts_drops_the_log),
+	    cmocka_unit_test(the_store_may_write_the_file_by_path),
+	    cmocka_unit_test(abort_and_leftovers_leave_no_temporary_files),
+	    cmocka_unit_test(bit_flip_in_snapshot_data_stops_the_open),
+	    cmocka_unit_test(bit_flip_in_snapshot_metadata_stops_the_open),
+	    cmocka_unit_test(truncated_snapshot_data_stops_the_open),
 	};
 	return cmocka_run_group_tests_name("storage_snap", tests, NULL, NULL);
 }

@@ -371,14 +371,14 @@ static void bad_segment_header_stops_the_open(void **state)
 
 struct syncer {
 	struct storage *st;
-	volatile int stop;
+	int stop; /* atomic */
 	int errors;
 };
 
 static void *sync_loop(void *arg)
 {
 	struct syncer *s = arg;
-	while (!s->stop)
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
 		if (storage_sync(s->st, NULL) != 0)
 			s->errors++;
 	return NULL;
@@ -401,7 +401,8 @@ static void sync_on_another_thread_while_staging(void **state)
 			/* a conflict: rewrite the last 5 entries */
 			assert_int_equal(storage_stage(st, &hs, i - 5, NULL, 0, NULL), 0);
 			for (rc_index k = i - 5; k < i; k++) {
-				struct rc_entry f = st_entry(k, 1 + i / 500, (uint32_t)(k % 300), 4, buf);
+				struct rc_entry f =
+				    st_entry(k, 1 + i / 500, (uint32_t)(k % 300), 4, buf);
 				assert_int_equal(storage_stage(st, NULL, 0, &f, 1, NULL), 0);
 			}
 		}
@@ -412,7 +413,7 @@ static void sync_on_another_thread_while_staging(void **state)
 	do
 		storage_durable(st, &d);
 	while (d.ticket < ticket);
-	s.stop = 1;
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	assert_int_equal(s.errors, 0);
 	assert_int_equal(d.index, 2000);
@@ -423,6 +424,46 @@ static void sync_on_another_thread_while_staging(void **state)
 		rc_term t;
 		assert_int_equal(storage_term(st, i, &t), 0);
 	}
+	storage_close(st);
+}
+
+/* A sysio that stages a truncation from inside the syncer's first write,
+ * as the owner thread may at any moment. */
+static struct storage *hook_st;
+static int hook_armed;
+static ssize_t hook_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (hook_armed && hook_armed-- == 1)
+		assert_int_equal(storage_stage(hook_st, NULL, 45, NULL, 0, NULL), 0);
+	return memfs_io()->pwrite(fd, buf, n, off);
+}
+
+static void a_segment_truncated_away_during_a_sync_is_still_synced(void **state)
+{
+	struct sysio io = *memfs_io();
+	struct storage_options o;
+	struct storage *st;
+	uint8_t buf[60][300];
+	struct rc_entry es[60];
+	struct storage_durable d;
+	(void)state;
+	io.pwrite = hook_pwrite;
+	memfs_reset();
+	st_options(&o, &io, SEG);
+	assert_int_equal(storage_open(ST_DIR, &o, &st, NULL), 0);
+	st_append(st, 1, 40, 1, 1); /* segment 1 */
+	for (int i = 0; i < 60; i++)
+		es[i] = st_entry(41 + (rc_index)i, 1, 200, 1, buf[i]);
+	assert_int_equal(storage_stage(st, NULL, 0, es, 60, NULL), 0); /* rolls */
+	hook_st = st;
+	hook_armed = 1;
+	assert_int_equal(storage_sync(st, &d), 0);
+	assert_int_equal(d.index, 100);
+	storage_close(st);
+	/* power cut: everything reported durable must be there */
+	memfs_power_cut(MEMFS_CUT_DROP, 1);
+	assert_int_equal(st_reopen(SEG, &st, NULL), 0);
+	assert_int_equal(storage_last_index(st), 100);
 	storage_close(st);
 }
 
@@ -440,25 +481,26 @@ static void error_strings_come_from_one_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(empty_dir_opens_with_empty_log),
-		cmocka_unit_test(staged_entries_are_readable_before_sync),
-		cmocka_unit_test(entries_survive_reopen_across_rolled_segments),
-		cmocka_unit_test(entry_larger_than_a_segment_fits_alone),
-		cmocka_unit_test(stage_rejects_gaps_and_term_regressions),
-		cmocka_unit_test(truncating_a_suffix_within_a_segment),
-		cmocka_unit_test(truncating_across_segments_removes_their_files),
-		cmocka_unit_test(truncating_everything_then_appending),
-		cmocka_unit_test(truncation_of_unsynced_entries_leaves_nothing_stale),
-		cmocka_unit_test(compaction_removes_covered_segments),
-		cmocka_unit_test(stage_refuses_when_too_much_is_staged),
-		cmocka_unit_test(torn_tail_is_truncated_and_reported),
-		cmocka_unit_test(garbage_tail_is_reported_with_file_and_offset),
-		cmocka_unit_test(bit_flip_in_a_closed_segment_stops_the_open),
-		cmocka_unit_test(bit_flip_in_synced_part_of_the_last_segment_stops_the_open),
-		cmocka_unit_test(missing_middle_segment_stops_the_open),
-		cmocka_unit_test(bad_segment_header_stops_the_open),
-		cmocka_unit_test(sync_on_another_thread_while_staging),
-		cmocka_unit_test(error_strings_come_from_one_table),
+	    cmocka_unit_test(empty_dir_opens_with_empty_log),
+	    cmocka_unit_test(staged_entries_are_readable_before_sync),
+	    cmocka_unit_test(entries_survive_reopen_across_rolled_segments),
+	    cmocka_unit_test(entry_larger_than_a_segment_fits_alone),
+	    cmocka_unit_test(stage_rejects_gaps_and_term_regressions),
+	    cmocka_unit_test(truncating_a_suffix_within_a_segment),
+	    cmocka_unit_test(truncating_across_segments_removes_their_files),
+	    cmocka_unit_test(truncating_everything_then_appending),
+	    cmocka_unit_test(truncation_of_unsynced_entries_leaves_nothing_stale),
+	    cmocka_unit_test(compaction_removes_covered_segments),
+	    cmocka_unit_test(stage_refuses_when_too_much_is_staged),
+	    cmocka_unit_test(torn_tail_is_truncated_and_reported),
+	    cmocka_unit_test(garbage_tail_is_reported_with_file_and_offset),
+	    cmocka_unit_test(bit_flip_in_a_closed_segment_stops_the_open),
+	    cmocka_unit_test(bit_flip_in_synced_part_of_the_last_segment_stops_the_open),
+	    cmocka_unit_test(missing_middle_segment_stops_the_open),
+	    cmocka_unit_test(bad_segment_header_stops_the_open),
+	    cmocka_unit_test(sync_on_another_thread_while_staging),
+	    cmocka_unit_test(a_segment_truncated_away_during_a_sync_is_still_synced),
+	    cmocka_unit_test(error_strings_come_from_one_table),
 	};
 	return cmocka_run_group_tests_name("storage_wal", tests, NULL, NULL);
 }

@@ -292,8 +292,8 @@ static void delete_recurse_with_cas_is_refused(void **state)
 static void prefix_is_bytewise_and_sorted(void **state)
 {
 	struct fx *f = *state;
-	const char *keys[] = {"app/bc", "app/b", "apple", "app/b/x", "app/a", "ap", "app/\xc3\xa9",
-			      "app/B", "b"};
+	const char *keys[] = {"app/bc", "app/b",        "apple", "app/b/x", "app/a",
+			      "ap",     "app/\xc3\xa9", "app/B", "b"};
 	for (uint64_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		apply_ok(f->st, sh_put_s(i + 1, keys[i], "v"));
 	/* app/b matches app/bc (bytewise, not path segments); sorted by bytes:
@@ -511,8 +511,8 @@ static void batch_results_come_in_order_after_commit(void **state)
 {
 	struct fx *f = *state;
 	struct store_entry b[5] = {
-		sh_put_s(1, "a", "1"), sh_noop(2), sh_cas_s(3, "a", "x", 0),
-		sh_put_s(4, "b", "2"), sh_del_s(5, "a", false),
+	    sh_put_s(1, "a", "1"),   sh_noop(2), sh_cas_s(3, "a", "x", 0), sh_put_s(4, "b", "2"),
+	    sh_del_s(5, "a", false),
 	};
 	struct sh_collector c = {0};
 	assert_int_equal(sh_apply(f->st, b, 5, &c), 0);
@@ -613,9 +613,9 @@ static void noop_and_config_advance_the_applied_index(void **state)
 	assert_int_equal(ci, 0);
 	assert_null(data);
 	struct store_entry b[3] = {
-		{.index = 1, .term = 2, .type = STORE_ENTRY_NOOP},
-		{.index = 2, .term = 2, .type = STORE_ENTRY_CONFIG, .data = "members-1", .len = 9},
-		{.index = 3, .term = 3, .type = STORE_ENTRY_CONFIG, .data = "members-2", .len = 9},
+	    {.index = 1, .term = 2, .type = STORE_ENTRY_NOOP},
+	    {.index = 2, .term = 2, .type = STORE_ENTRY_CONFIG, .data = "members-1", .len = 9},
+	    {.index = 3, .term = 3, .type = STORE_ENTRY_CONFIG, .data = "members-2", .len = 9},
 	};
 	assert_int_equal(store_apply_batch(f->st, b, 3, NULL, NULL), 0);
 	assert_int_equal(store_applied_index(f->st), 3);
@@ -637,50 +637,45 @@ static void empty_batch_is_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(put_creates_entry_with_indexes, setup, teardown),
-		cmocka_unit_test_setup_teardown(put_again_bumps_version_and_keeps_create_index,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(delete_then_recreate_resets_indexes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(values_keep_nul_bytes_and_may_be_empty, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(put_cas_zero_creates_only_when_absent, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(put_cas_requires_the_current_modify_index, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(delete_of_missing_key_is_ok_unless_cas_names_an_index,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(delete_cas_on_existing_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(delete_recurse_with_cas_is_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(prefix_is_bytewise_and_sorted, setup, teardown),
-		cmocka_unit_test_setup_teardown(empty_prefix_lists_every_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(prefix_with_0xff_bytes, setup, teardown),
-		cmocka_unit_test_setup_teardown(prefix_treats_like_and_glob_characters_as_bytes,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(nul_bytes_in_a_query_are_not_terminators, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(keys_only_lists_names_without_values, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(bad_queries_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(missing_key_reports_its_deletion_or_zero, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(prefix_index_covers_writes_and_deletes_under_it,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			pruned_tombstones_raise_the_floor_never_lower_an_index,
-			setup_small_tombstones, teardown),
-		cmocka_unit_test_setup_teardown(batch_results_come_in_order_after_commit, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(replayed_entries_are_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(gap_in_indexes_is_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			undecodable_command_is_fatal_and_rolls_back_the_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(truncated_command_is_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(unknown_entry_type_is_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(noop_and_config_advance_the_applied_index, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(empty_batch_is_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(put_creates_entry_with_indexes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(put_again_bumps_version_and_keeps_create_index, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(delete_then_recreate_resets_indexes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(values_keep_nul_bytes_and_may_be_empty, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(put_cas_zero_creates_only_when_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(put_cas_requires_the_current_modify_index, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(delete_of_missing_key_is_ok_unless_cas_names_an_index,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(delete_cas_on_existing_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(delete_recurse_with_cas_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(prefix_is_bytewise_and_sorted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(empty_prefix_lists_every_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(prefix_with_0xff_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(prefix_treats_like_and_glob_characters_as_bytes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(nul_bytes_in_a_query_are_not_terminators, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(keys_only_lists_names_without_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_queries_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(missing_key_reports_its_deletion_or_zero, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(prefix_index_covers_writes_and_deletes_under_it, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(pruned_tombstones_raise_the_floor_never_lower_an_index,
+					    setup_small_tombstones, teardown),
+	    cmocka_unit_test_setup_teardown(batch_results_come_in_order_after_commit, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(replayed_entries_are_skipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(gap_in_indexes_is_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(undecodable_command_is_fatal_and_rolls_back_the_batch,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(truncated_command_is_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_entry_type_is_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(noop_and_config_advance_the_applied_index, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(empty_batch_is_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
