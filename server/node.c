@@ -205,6 +205,7 @@ void node_turn(void *arg)
 		if (quiet)
 			break;
 	}
+	node_snapshot_poll(n, false);
 	node_maybe_snapshot(n);
 	if (n->role == RC_FOLLOWER && n->leader)
 		n->last_leader_contact = loop_now_ms(n->loop);
@@ -481,6 +482,7 @@ int node_main(const struct config *cfg)
 	log_info("stopping");
 	node_fail_all(n);
 	api_http_stop(n->http);
+	node_snapshot_poll(n, true);
 	node_syncer_stop(n);
 	transport_free(n->tp);
 	rc_replica_free(n->r);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "identity.h"
 #include "raftcore.h"
+#include "store.h"
 
 struct loop;
 struct storage;
@@ -79,6 +80,19 @@ struct pending_persist {
 	size_t n_self;
 };
 
+/* A snapshot being written by the store on its own thread. The loop owns
+ * everything but `done`, which the thread sets under sync_mu. */
+struct snapshot_job {
+	bool running;
+	bool done;
+	pthread_t thread;
+	struct storage_snap_writer *w;
+	char path[1024];
+	int rv;
+	struct store_snapshot_info info;
+	char err[256];
+};
+
 struct node {
 	struct config cfg;
 	struct identity id;
@@ -121,6 +135,7 @@ struct node {
 	bool install_wanted;
 	struct rc_snapshot_meta install_meta;
 	uint64_t last_snapshot_index;
+	struct snapshot_job snap_job;
 
 	/* peers' API addresses, learned from FRAME_INFO */
 	struct {
@@ -181,5 +196,7 @@ void node_fill_snapshot(struct node *n, struct rc_message *m, uint8_t **buf);
 void node_snapshot_chunk(struct node *n, const struct rc_snapshot_chunk *c);
 void node_maybe_install(struct node *n);
 void node_maybe_snapshot(struct node *n);
+/* Finishes a snapshot whose backup is done; wait: abandon it (join). */
+void node_snapshot_poll(struct node *n, bool wait);
 
 #endif

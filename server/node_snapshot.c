@@ -4,6 +4,9 @@
  * chunks to followers that are too far behind, and installing one received
  * from the leader.
  *
+ * The backup runs on a thread of its own (node_maybe_snapshot starts it,
+ * node_snapshot_poll finishes it on the loop), so apply never waits for it.
+ *
  * Rules kept here:
  * - A received snapshot is installed only once every earlier log write is
  *   durable (no pending persist), as rc_snapshot_installed requires.
@@ -11,11 +14,13 @@
  *   (the store keeps the latest applied configuration entry; before any,
  *   the bootstrap membership of the identity file).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "loop.h"
 #include "node_internal.h"
 #include "storage.h"
 #include "store.h"
@@ -78,6 +83,7 @@ void node_maybe_install(struct node *n)
 {
 	if (!n->install_wanted || n->n_pending > 0)
 		return;
+	node_snapshot_poll(n, true); /* our own backup is moot now */
 	struct rc_snapshot_meta *rm = &n->install_meta;
 	struct storage_snapshot_meta *meta = calloc(1, sizeof(*meta));
 	if (!meta)
@@ -103,46 +109,89 @@ void node_maybe_install(struct node *n)
 		 (unsigned long long)rm->term);
 }
 
+/* Runs on its own thread: the online backup copies the store while the
+ * loop goes on applying. */
+static void *snapshot_job(void *arg)
+{
+	struct node *n = arg;
+	struct snapshot_job *job = &n->snap_job;
+	job->rv = store_snapshot(n->store, job->path, &job->info, job->err);
+	pthread_mutex_lock(&n->sync_mu);
+	job->done = true;
+	pthread_mutex_unlock(&n->sync_mu);
+	loop_wake(n->loop);
+	return NULL;
+}
+
 void node_maybe_snapshot(struct node *n)
 {
-	if (n->cfg.snapshot_entries == 0 || n->install_wanted ||
-	    n->applied < n->last_snapshot_index + n->cfg.snapshot_entries)
+	if (n->snap_job.running || n->cfg.snapshot_entries == 0 || n->install_wanted ||
+	    n->snap_in || n->applied < n->last_snapshot_index + n->cfg.snapshot_entries)
 		return;
-	struct storage_snap_writer *w;
-	if (storage_snap_begin(n->st, &w) != 0)
+	struct snapshot_job *job = &n->snap_job;
+	memset(job, 0, sizeof(*job));
+	if (storage_snap_begin(n->st, &job->w) != 0)
 		node_fatal(n, "starting a snapshot", storage_errmsg(n->st));
-	const char *path = storage_snap_writer_path(w);
-	struct store_snapshot_info info;
-	char err[STORE_ERRMSG_SIZE];
-	if (store_snapshot(n->store, path, &info, err) != 0) {
-		log_error("snapshot failed: %s", err);
-		storage_snap_abort(n->st, w);
+	snprintf(job->path, sizeof(job->path), "%s", storage_snap_writer_path(job->w));
+	if (pthread_create(&job->thread, NULL, snapshot_job, n) != 0) {
+		log_error("snapshot: cannot start a thread; trying again later");
+		storage_snap_abort(n->st, job->w);
+		n->last_snapshot_index = n->applied;
+		return;
+	}
+	job->running = true;
+}
+
+/* Loop thread: a finished backup becomes the current snapshot. */
+void node_snapshot_poll(struct node *n, bool wait)
+{
+	struct snapshot_job *job = &n->snap_job;
+	if (!job->running)
+		return;
+	pthread_mutex_lock(&n->sync_mu);
+	bool done = job->done;
+	pthread_mutex_unlock(&n->sync_mu);
+	if (!done && !wait)
+		return;
+	pthread_join(job->thread, NULL);
+	job->running = false;
+	if (job->rv != 0 || wait) {
+		if (job->rv != 0)
+			log_error("snapshot failed: %s", job->err);
+		storage_snap_abort(n->st, job->w);
+		free(job->info.config);
 		n->last_snapshot_index = n->applied; /* try again later */
+		return;
+	}
+	if (job->info.index <= storage_snapshot(n->st)->index) {
+		/* A snapshot from the leader overtook ours. */
+		storage_snap_abort(n->st, job->w);
+		free(job->info.config);
 		return;
 	}
 	struct stat sb;
 	struct storage_snapshot_meta *meta = calloc(1, sizeof(*meta));
-	if (!meta || stat(path, &sb) != 0)
+	if (!meta || stat(job->path, &sb) != 0)
 		node_fatal(n, "snapshot", "cannot size the snapshot file");
-	meta->index = info.index;
-	meta->term = info.term;
+	meta->index = job->info.index;
+	meta->term = job->info.term;
 	meta->size = (uint64_t)sb.st_size;
 	struct rc_membership m;
-	if (info.config && rc_membership_decode(info.config, info.config_len, &m) == 0)
+	if (job->info.config && rc_membership_decode(job->info.config, job->info.config_len, &m) == 0)
 		encode_conf(n, &m, meta);
 	else
 		encode_conf(n, &n->id.bootstrap, meta);
-	free(info.config);
-	int rv = storage_snap_commit(n->st, w, meta);
+	free(job->info.config);
+	int rv = storage_snap_commit(n->st, job->w, meta);
 	uint64_t size = meta->size;
 	free(meta);
 	if (rv != 0)
 		node_fatal(n, "storing a snapshot", storage_errmsg(n->st));
-	n->last_snapshot_index = info.index;
-	rv = rc_snapshot_taken(n->r, info.index, size);
+	n->last_snapshot_index = job->info.index;
+	rv = rc_snapshot_taken(n->r, job->info.index, size);
 	if (rv != 0)
-		log_warn("snapshot %llu not taken by the replica: %s", (unsigned long long)info.index,
-			 rc_strerror(rv));
-	log_info("snapshot taken at %llu (%llu bytes)", (unsigned long long)info.index,
+		log_warn("snapshot %llu not taken by the replica: %s",
+			 (unsigned long long)job->info.index, rc_strerror(rv));
+	log_info("snapshot taken at %llu (%llu bytes)", (unsigned long long)job->info.index,
 		 (unsigned long long)size);
 }
