@@ -94,7 +94,7 @@ struct api_http {
 	struct api_req *pool;
 	size_t pool_n;
 
-	pthread_mutex_t mu; /* guards inflight */
+	pthread_mutex_t mu; /* guards inflight, and stopping's rise */
 	pthread_cond_t idle;
 	size_t inflight;
 };
@@ -302,11 +302,17 @@ static enum MHD_Result respond_parsed_error(struct api_req *r)
 
 /* ---- the backend hand-off ---- */
 
-static void inflight_add(struct api_http *h)
+/* Counts a backend call about to start; false once api_http_stop began
+ * (checked under the same lock it waits with, so no call slips in after
+ * it saw zero). */
+static bool inflight_add(struct api_http *h)
 {
 	pthread_mutex_lock(&h->mu);
-	h->inflight++;
+	bool ok = !atomic_load(&h->stopping);
+	if (ok)
+		h->inflight++;
 	pthread_mutex_unlock(&h->mu);
+	return ok;
 }
 
 static void inflight_done(struct api_http *h)
@@ -354,7 +360,8 @@ static enum MHD_Result call_backend(struct api_req *r)
 {
 	struct api_http *h = r->h;
 
-	inflight_add(h);
+	if (!inflight_add(h))
+		return respond_error(r, API_NO_LEADER, "node shutting down");
 	atomic_store(&r->phase, PH_CALLING);
 	if (r->parsed.action == API_ACTION_SUBMIT)
 		h->backend.submit(h->backend.impl, &r->parsed.cmd, on_cmd_done, r);
@@ -659,12 +666,12 @@ uint16_t api_http_port(const struct api_http *h)
 
 void api_http_stop(struct api_http *h)
 {
-	atomic_store(&h->stopping, true);
 	MHD_socket fd = MHD_quiesce_daemon(h->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 
 	pthread_mutex_lock(&h->mu);
+	atomic_store(&h->stopping, true);
 	while (h->inflight > 0)
 		pthread_cond_wait(&h->idle, &h->mu);
 	pthread_mutex_unlock(&h->mu);

@@ -70,58 +70,45 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* "500ms", "10s", "5m", "1h" -> milliseconds. */
-static int parse_ms(const char *s, uint64_t *out)
+struct unit {
+	const char *suffix;
+	uint64_t scale;
+};
+
+/* A decimal number followed by one of the units; the product must fit. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n_units, uint64_t *out)
 {
 	char *end;
 	if (!isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mul;
 	if (errno)
 		return -1;
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "s") == 0)
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else
-		return -1;
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
+	for (size_t i = 0; i < n_units; i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].scale)
+			return -1;
+		*out = v * units[i].scale;
+		return 0;
+	}
+	return -1;
+}
+
+/* "500ms", "10s", "5m", "1h" -> milliseconds. */
+static int parse_ms(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	return parse_scaled(s, units, 4, out);
 }
 
 /* "1048576", "64KiB", "1MiB", "1GiB" -> bytes. */
 static int parse_bytes(const char *s, uint64_t *out)
 {
-	char *end;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mul;
-	if (errno)
-		return -1;
-	if (*end == 0)
-		mul = 1;
-	else if (strcmp(end, "KiB") == 0)
-		mul = 1024;
-	else if (strcmp(end, "MiB") == 0)
-		mul = 1024 * 1024;
-	else if (strcmp(end, "GiB") == 0)
-		mul = 1024 * 1024 * 1024;
-	else
-		return -1;
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
+	static const struct unit units[] = {
+		{"", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024 * 1024 * 1024}};
+	return parse_scaled(s, units, 4, out);
 }
 
 static int parse_members(struct config *c, const char *s, char *err)

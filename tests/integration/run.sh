@@ -36,6 +36,15 @@ fi
 IT_WORK=${IT_WORK:-$(dirname "$CAIRND")/it}
 export CAIRND PEER_FLOOD IT_SLOW IT_WORK
 mkdir -p "$IT_WORK"
+# Two runs sharing IT_WORK would wipe each other's directories and
+# clusters: the second waits for the first.
+if command -v flock >/dev/null; then
+	exec 9>"$IT_WORK/.lock"
+	if ! flock -n 9; then
+		echo "integration: another run is using $IT_WORK; waiting for it (at most 10 min)"
+		flock -w 600 9 || { echo "integration: $IT_WORK still busy" >&2; exit 2; }
+	fi
+fi
 
 if [ $# -gt 0 ]; then
 	tests=""

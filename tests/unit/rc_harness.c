@@ -208,9 +208,10 @@ static void send_copied(struct h_cluster *c, struct h_msg *m)
 
 static void install_chunk(struct h_cluster *c, struct h_node *nd, const struct rc_snapshot_chunk *ch)
 {
-	(void)c;
 	if (!ch->last)
 		return;
+	/* Every earlier log write completes first (raftcore.h contract). */
+	h_persist_all(c, nd->id);
 	/* The state machine is replaced by the snapshot; the stored log keeps
 	 * what follows the snapshot's last entry if it holds that entry
 	 * (Raft Figure 13), else it is emptied. */

@@ -59,8 +59,10 @@ static void refused(struct boot_case *k, const char *why)
 {
 	char err[256] = "";
 	struct rc_replica *r = rc_replica_new(&k->o, &k->b, err);
-	if (r)
+	if (r) {
+		rc_replica_free(r);
 		fail_msg("booted although %s", why);
+	}
 	if (strlen(err) == 0)
 		fail_msg("no reason given for: %s", why);
 	/* No message buffer: refused all the same, and no crash. */
@@ -158,6 +160,19 @@ static void boot_refuses_inconsistent_terms(void **state)
 	refused(&k, "an entry term above the hard state's");
 }
 
+/* The snapshot's last entry has a term the node must have seen: a durable
+ * term below it would let the node vote, or lead, in a term it already
+ * saw entries of (and its log would go backwards in term). */
+static void boot_refuses_snapshot_term_above_hard_state(void **state)
+{
+	(void)state;
+	struct boot_case k;
+	valid(&k);
+	k.b.n_entries = 0;
+	k.b.snapshot.term = 4; /* hard state: term 3 */
+	refused(&k, "a snapshot term above the hard state's");
+}
+
 static void boot_refuses_impossible_state(void **state)
 {
 	(void)state;
@@ -168,6 +183,20 @@ static void boot_refuses_impossible_state(void **state)
 	valid(&k);
 	k.b.snapshot.membership.n = RC_MAX_MEMBERS + 1;
 	refused(&k, "too many members");
+}
+
+/* The boot membership says who votes: ids must be non-zero and unique, as
+ * rc_membership_decode requires of every membership on the wire. */
+static void boot_refuses_malformed_membership(void **state)
+{
+	(void)state;
+	struct boot_case k;
+	valid(&k);
+	k.b.snapshot.membership.members[2].id = 2; /* 1, 2, 2 */
+	refused(&k, "a duplicate member id");
+	valid(&k);
+	k.b.snapshot.membership.members[1].id = 0;
+	refused(&k, "member id 0");
 }
 
 static void restarted_node_resumes_term_vote_and_log(void **state)
@@ -270,6 +299,8 @@ int main(void)
 		cmocka_unit_test(boot_refuses_zero_limits),
 		cmocka_unit_test(boot_refuses_non_contiguous_entries),
 		cmocka_unit_test(boot_refuses_inconsistent_terms),
+		cmocka_unit_test(boot_refuses_snapshot_term_above_hard_state),
+		cmocka_unit_test(boot_refuses_malformed_membership),
 		cmocka_unit_test(boot_refuses_impossible_state),
 		cmocka_unit_test(restarted_node_resumes_term_vote_and_log),
 		cmocka_unit_test(restarted_node_uses_configuration_from_its_log),

@@ -215,6 +215,34 @@ static void removed_leader_steps_down_after_committing_its_removal(void **state)
 	h_free(&c);
 }
 
+/* Dissertation 4.2.3: a removed server that never learns its removal
+ * committed times out and campaigns; its requests must not depose the
+ * leader (vote lease, PreVote). */
+static void removed_server_cannot_disrupt_the_cluster(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 9);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	rc_term term = rc_term_of(h_r(&c, 1));
+	rc_index idx;
+	assert_int_equal(change(&c, 1, RC_REMOVE, 3, &idx), 0);
+	/* The leader stops replicating to node 3 at once: node 3 never hears
+	 * of its removal, and times out. */
+	assert_int_equal(h_count_msgs(&c, RC_MSG_APPEND, 1, 3), 0);
+	pump(&c, 1, 3 * HB);
+	assert_true(rc_commit_index(h_r(&c, 1)) >= idx);
+	assert_true(rc_last_index(h_r(&c, 3)) < idx);
+	assert_int_equal(voter_in(&c, 3, 3), 1);
+	h_run(&c, 10 * T, HB);
+	assert_int_equal(h_leader(&c), 1);
+	assert_int_equal(rc_term_of(h_r(&c, 1)), term);
+	assert_int_equal(rc_term_of(h_r(&c, 2)), term);
+	assert_int_equal(rc_leader(h_r(&c, 2)), 1);
+	h_free(&c);
+}
+
 struct cfg_watch {
 	rc_id id;
 	int changes; /* updates with membership_changed */
@@ -306,6 +334,7 @@ int main(void)
 		cmocka_unit_test(second_change_is_refused_while_one_is_in_flight),
 		cmocka_unit_test(no_change_before_own_term_entry_commits),
 		cmocka_unit_test(removed_leader_steps_down_after_committing_its_removal),
+		cmocka_unit_test(removed_server_cannot_disrupt_the_cluster),
 		cmocka_unit_test(configuration_takes_effect_on_append_and_rolls_back_on_truncation),
 		cmocka_unit_test(last_voter_cannot_be_removed),
 	};

@@ -300,6 +300,23 @@ static void partitioned_old_leader_cannot_confirm_a_read(void **state)
 	h_free(&c);
 }
 
+static void single_voter_leader_confirms_reads_by_itself(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 1, 9);
+	h_elect(&c, 1);
+	rc_index idx = h_propose(&c, 1, 'x');
+	assert_int_equal(rc_commit_index(h_r(&c, 1)), idx);
+	assert_int_equal(rc_read_index(h_r(&c, 1), 3), 0);
+	h_take(&c, 1);
+	const struct rc_read *rd = answered(&c, 1, 3);
+	assert_non_null(rd);
+	assert_int_equal(rd->status, 0);
+	assert_int_equal(rd->index, idx);
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +328,7 @@ int main(void)
 		cmocka_unit_test(follower_fails_forwarded_reads_when_its_leader_changes),
 		cmocka_unit_test(follower_without_leader_fails_read_at_once),
 		cmocka_unit_test(partitioned_old_leader_cannot_confirm_a_read),
+		cmocka_unit_test(single_voter_leader_confirms_reads_by_itself),
 	};
 	return cmocka_run_group_tests_name("rc_read_index", tests, NULL, NULL);
 }

@@ -334,6 +334,120 @@ static void lost_chunk_is_resent_after_an_election_timeout(void **state)
 	h_free(&c);
 }
 
+/* Node 1 leads; 29 proposals of one turn make entries 2..30, and the
+ * AppendEntries carrying them to node 3 (which says commit 1) is held back
+ * (*held); node 2 gets them and they commit. Node 1 snapshots at 20,
+ * compacts everything up to it, and starts sending the snapshot (three
+ * chunks) to node 3: the first chunk is queued when this returns. */
+static void late_append_setup(struct h_cluster *c, struct h_msg *held)
+{
+	struct rc_options o;
+	h_default_opts(&o, 9);
+	o.snapshot_trailing = 0;
+	o.snapshot_chunk_bytes = CHUNK;
+	h_init_opts(c, 3, &o);
+	h_elect(c, 1);
+	h_clear_msgs(c);
+	for (int i = 0; i < 29; i++)
+		assert_int_equal(rc_propose(h_r(c, 1), "e", 1, NULL, NULL), 0);
+	h_take(c, 1);
+	long i = h_find_msg(c, RC_MSG_APPEND, 1, 3);
+	assert_true(i >= 0);
+	h_copy_msg(c, (size_t)i, held);
+	h_drop_at(c, (size_t)i);
+	assert_int_equal(held->m.u.append.prev_index, 1);
+	assert_int_equal(held->m.u.append.n_entries, 29);
+	assert_int_equal(held->m.u.append.commit, 1);
+	h_deliver_matching(c, 0, 1, 2);
+	h_deliver_matching(c, 0, 2, 1);
+	assert_int_equal(rc_commit_index(h_r(c, 1)), 30);
+	h_clear_msgs(c);
+	assert_int_equal(h_snapshot(c, 1, 20, 2 * CHUNK + 50), 0);
+	for (int t = 0; t < 10 && h_find_msg(c, RC_MSG_SNAPSHOT, 1, 3) < 0; t++) {
+		h_tick(c, 1, HB);
+		/* node 3 hears nothing else meanwhile */
+		long k;
+		while ((k = h_find_msg(c, RC_MSG_APPEND, 1, 3)) >= 0)
+			h_drop_at(c, (size_t)k);
+	}
+	assert_true(h_find_msg(c, RC_MSG_SNAPSHOT, 1, 3) >= 0);
+	assert_int_equal(rc_last_index(h_r(c, 3)), 1);
+}
+
+/* Delivers the held append to node 3 now; its acknowledgement is lost, so
+ * the leader goes on with the snapshot. */
+static void deliver_held(struct h_cluster *c, struct h_msg *held)
+{
+	h_inject(c, held);
+	h_msg_free(held);
+	h_deliver_at(c, (size_t)h_find_msg(c, RC_MSG_APPEND, 1, 3));
+	long i;
+	while ((i = h_find_msg(c, RC_MSG_APPEND_RESP, 3, 1)) >= 0)
+		h_drop_at(c, (size_t)i);
+}
+
+static void install_keeps_entries_after_matching_snapshot_entry(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct h_msg held;
+	late_append_setup(&c, &held);
+	h_deliver_matching(&c, RC_MSG_SNAPSHOT, 1, 3); /* first chunk */
+	deliver_held(&c, &held);
+	struct rc_replica *r3 = h_r(&c, 3);
+	assert_int_equal(rc_last_index(r3), 30);
+	assert_true(rc_commit_index(r3) < 20);
+	for (int step = 0; step < 20 && rc_snapshot_index(r3) < 20; step++) {
+		h_deliver_matching(&c, RC_MSG_SNAPSHOT_RESP, 3, 1);
+		h_deliver_matching(&c, RC_MSG_SNAPSHOT, 1, 3);
+	}
+	assert_int_equal(rc_snapshot_index(r3), 20);
+	/* Raft Figure 13, step 6: what follows the snapshot's last entry
+	 * stays, in the Replica and on its disk. */
+	assert_int_equal(rc_first_index(r3), 21);
+	assert_int_equal(rc_last_index(r3), 30);
+	assert_int_equal(h_node(&c, 3)->n_log, 10);
+	assert_int_equal(h_node(&c, 3)->log[0].index, 21);
+	assert_int_equal(rc_commit_index(r3), 20);
+	assert_int_equal(h_node(&c, 3)->applied, 20);
+	/* The leader's heartbeats tell it 30 is committed. */
+	for (int i = 0; i < 3; i++) {
+		h_tick(&c, 1, HB);
+		h_deliver_all(&c, 1000);
+	}
+	assert_int_equal(h_node(&c, 3)->applied, 30);
+	assert_int_equal(h_node(&c, 3)->apply_out_of_order, 0);
+	h_crash(&c, 3);
+	h_restart(&c, 3);
+	assert_int_equal(rc_last_index(h_r(&c, 3)), 30);
+	h_free(&c);
+}
+
+static void follower_holding_snapshot_entry_does_not_install_it(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct h_msg held;
+	late_append_setup(&c, &held);
+	deliver_held(&c, &held); /* node 3 has 2..30 before the first chunk */
+	h_deliver_matching(&c, RC_MSG_SNAPSHOT, 1, 3);
+	struct rc_replica *r3 = h_r(&c, 3);
+	assert_int_equal(h_node(&c, 3)->n_chunks, 0);
+	assert_int_equal(rc_snapshot_index(r3), 0);
+	assert_int_equal(rc_last_index(r3), 30);
+	long i = h_find_msg(&c, RC_MSG_APPEND_RESP, 3, 1);
+	assert_true(i >= 0);
+	assert_true(c.msgs[i].m.u.append_resp.success);
+	assert_true(c.msgs[i].m.u.append_resp.match_index >= 20);
+	/* The leader goes back to AppendEntries. */
+	h_deliver_all(&c, 1000);
+	h_propose(&c, 1, 'z');
+	h_deliver_all(&c, 1000);
+	assert_int_equal(rc_last_index(r3), 31);
+	assert_int_equal(h_node(&c, 3)->n_chunks, 0);
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +457,8 @@ int main(void)
 		cmocka_unit_test(follower_log_starts_after_installed_snapshot_and_catches_up),
 		cmocka_unit_test(new_snapshot_during_a_transfer_restarts_it),
 		cmocka_unit_test(lost_chunk_is_resent_after_an_election_timeout),
+		cmocka_unit_test(install_keeps_entries_after_matching_snapshot_entry),
+		cmocka_unit_test(follower_holding_snapshot_entry_does_not_install_it),
 	};
 	return cmocka_run_group_tests_name("rc_snapshot", tests, NULL, NULL);
 }
