@@ -111,6 +111,20 @@ static int parse_bytes(const char *s, uint64_t *out)
 	return parse_scaled(s, units, 4, out);
 }
 
+/* "host:port" with a non-empty host (an IPv6 literal in brackets is fine)
+ * and a port of 1..65535 written in digits only. */
+static bool valid_address(const char *a)
+{
+	const char *colon = strrchr(a, ':');
+	if (!colon || colon == a || colon[1] == 0 || strlen(colon + 1) > 5)
+		return false;
+	for (const char *p = colon + 1; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	long port = strtol(colon + 1, NULL, 10);
+	return port >= 1 && port <= 65535;
+}
+
 static int parse_members(struct config *c, const char *s, char *err)
 {
 	c->n_members = 0;
@@ -140,6 +154,11 @@ static int parse_members(struct config *c, const char *s, char *err)
 		}
 		memcpy(m->peer, eq + 1, addrlen);
 		m->peer[addrlen] = 0;
+		if (!valid_address(m->peer)) {
+			snprintf(err, 256, "members: bad address '%s' for id %s (expected HOST:PORT)",
+				 m->peer, idbuf);
+			return -1;
+		}
 		for (size_t i = 0; i < c->n_members; i++)
 			if (c->members[i].id == m->id) {
 				snprintf(err, 256, "members: id %" PRIu64 " listed twice", m->id);
@@ -312,6 +331,15 @@ static int next_flag(int argc, char **argv, int *i, const struct setting **st, c
 
 static int validate(struct config *c, char *err)
 {
+	if (!valid_address(c->api)) {
+		snprintf(err, 256, "api: expected HOST:PORT with a port of 1..65535, got '%s'", c->api);
+		return -1;
+	}
+	if (!valid_address(c->peer)) {
+		snprintf(err, 256, "peer: expected HOST:PORT with a port of 1..65535, got '%s'",
+			 c->peer);
+		return -1;
+	}
 	if (c->id == 0 || c->id > INT64_MAX) {
 		snprintf(err, 256, "id: must be between 1 and 2^63-1");
 		return -1;

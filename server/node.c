@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "http.h"
@@ -361,6 +364,43 @@ static int boot_replica(struct node *n, char *err)
 	return 0;
 }
 
+/* Refuses an address that cannot be bound (in use, not local) before the
+ * data directory is touched, so a refused first start leaves nothing
+ * behind. The real listeners bind later; this is only an early check. */
+static int check_bindable(const char *what, const char *addr, char *err)
+{
+	char host[CONFIG_ADDR_MAX];
+	const char *colon = strrchr(addr, ':');
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = 0;
+		h++;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int rv = getaddrinfo(h, colon + 1, &hints, &res);
+	if (rv != 0) {
+		snprintf(err, 256, "%s %s: %s", what, addr, gai_strerror(rv));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+		snprintf(err, 256, "%s %s: %s", what, addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	close(fd);
+	freeaddrinfo(res);
+	return 0;
+}
+
 static int make_dir(const char *path, char *err)
 {
 	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -373,6 +413,9 @@ static int make_dir(const char *path, char *err)
 static int open_state(struct node *n, char *err)
 {
 	char path[1024];
+	if (check_bindable("api", n->cfg.api, err) != 0 ||
+	    check_bindable("peer", n->cfg.peer, err) != 0)
+		return -1;
 	if (make_dir(n->cfg.data, err) != 0)
 		return -1;
 	if (identity_load_or_create(n->cfg.data, &n->cfg, &n->id, err) != 0)
