@@ -353,8 +353,8 @@ static int validate(struct config *c, char *err)
 		snprintf(err, 256, "election-timeout must be at most 1m, request-timeout above 0");
 		return -1;
 	}
-	if (c->max_value == 0 || c->max_value > (16u << 20)) {
-		snprintf(err, 256, "max-value must be between 1 and 16MiB");
+	if (c->max_value == 0 || c->max_value > (4u << 20)) {
+		snprintf(err, 256, "max-value must be between 1 and 4MiB (the request body limit)");
 		return -1;
 	}
 	if (c->segment_bytes < (1u << 20) || c->segment_bytes > (1ull << 30)) {

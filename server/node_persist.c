@@ -23,6 +23,9 @@
 #include "storage.h"
 #include "transport.h"
 
+/* A group commit slower than this is logged: it stalls every write. */
+#define SLOW_SYNC_MS 100
+
 static void *syncer_main(void *arg)
 {
 	struct node *n = arg;
@@ -34,7 +37,11 @@ static void *syncer_main(void *arg)
 			break;
 		n->sync_wanted = false;
 		pthread_mutex_unlock(&n->sync_mu);
+		uint64_t t0 = loop_clock_ms();
 		int rv = storage_sync(n->st, NULL);
+		uint64_t took = loop_clock_ms() - t0;
+		if (took >= SLOW_SYNC_MS)
+			log_warn("slow log write: %llu ms for one group commit", (unsigned long long)took);
 		pthread_mutex_lock(&n->sync_mu);
 		if (rv != 0) {
 			n->sync_rv = rv;
