@@ -33,6 +33,7 @@
 #include "storage.h"
 #include "store.h"
 #include "transport.h"
+#include "watch.h"
 
 #define TICK_MS 10
 
@@ -498,7 +499,10 @@ int node_main(const struct config *cfg)
 	raise_fd_limit();
 	log_init(cfg->id, (enum log_level)log_level_parse(cfg->log_level));
 	n->loop = loop_new(err);
-	if (!n->loop || open_state(n, err) != 0) {
+	n->watches = watch_new();
+	if (!n->watches)
+		snprintf(err, sizeof(err), "out of memory");
+	if (!n->loop || !n->watches || open_state(n, err) != 0) {
 		log_error("cannot start: %s", err);
 		return 1;
 	}
@@ -532,5 +536,6 @@ int node_main(const struct config *cfg)
 	store_close(n->store);
 	storage_close(n->st);
 	loop_free(n->loop);
+	watch_free(n->watches);
 	return rv == 0 ? 0 : 1;
 }

@@ -90,7 +90,7 @@ static void release_held(struct query_result *res)
 	free(h);
 }
 
-static struct query_result *new_result(void)
+struct query_result *node_new_result(void)
 {
 	struct held_result *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -99,7 +99,7 @@ static struct query_result *new_result(void)
 }
 
 /* Takes over the release hook the store set, putting ours in front. */
-static void hold(struct query_result *res)
+void node_hold_result(struct query_result *res)
 {
 	struct held_result *h = (struct held_result *)res;
 	h->inner = res->release;
@@ -109,18 +109,18 @@ static void hold(struct query_result *res)
 void node_answer_from_store(struct node *n, const struct query *q, api_query_done done, void *arg,
 			    const struct api_meta *meta)
 {
-	struct query_result *res = new_result();
+	struct query_result *res = node_new_result();
 	store_query(n->store, q, res);
-	hold(res);
+	node_hold_result(res);
 	done(arg, res, meta);
 }
 
 void req_answer_query(struct node *n, struct request *rq, enum api_status st, const char *why)
 {
-	struct query_result *res = new_result();
+	struct query_result *res = node_new_result();
 	res->status = st;
 	snprintf(res->message, sizeof(res->message), "%s", why);
-	hold(res);
+	node_hold_result(res);
 	struct api_meta meta;
 	node_meta(n, &meta);
 	rq->qdone(rq->arg, res, &meta);
@@ -170,6 +170,7 @@ void node_apply(struct node *n, const struct rc_entry *entries, size_t count)
 	if (rv != 0)
 		node_fatal(n, "applying committed entries", store_errmsg(n->store));
 	n->applied = store_applied_index(n->store);
+	node_wake_watchers(n, entries, count);
 	/* Waiters whose index passed without their command: a no-op or a
 	 * configuration of another leader landed there. */
 	for (size_t i = 0; i < n->proposed.n;) {
@@ -211,10 +212,7 @@ void node_serve_reads(struct node *n)
 			continue;
 		}
 		list_remove_at(&n->ready, i);
-		struct api_meta meta;
-		node_meta(n, &meta);
-		node_answer_from_store(n, &rq->q, rq->qdone, rq->arg, &meta);
-		req_free(rq);
+		node_answer_or_park(n, rq);
 	}
 }
 
@@ -237,6 +235,7 @@ void node_fail_writes(struct node *n, enum api_status st, const char *why)
 
 void node_fail_reads(struct node *n, enum api_status st, const char *why)
 {
+	node_unpark_all(n, &n->reading);
 	fail_list(n, &n->reading, st, why);
 	fail_list(n, &n->ready, st, why);
 }
@@ -260,6 +259,7 @@ static void expire_list(struct node *n, struct req_list *l, uint64_t now)
 
 void node_expire(struct node *n, uint64_t now)
 {
+	node_expire_watchers(n, now);
 	expire_list(n, &n->proposed, now);
 	expire_list(n, &n->forwarded, now);
 	expire_list(n, &n->reading, now);

@@ -92,7 +92,7 @@ static void be_submit(void *impl, const struct cmd *c, api_cmd_done done, void *
 static void be_query(void *impl, const struct query *q, api_query_done done, void *arg)
 {
 	struct node *n = impl;
-	if (q->consistency == CONSISTENCY_STALE) {
+	if (q->consistency == CONSISTENCY_STALE && q->wait_ms == 0) {
 		struct api_meta meta;
 		published_meta(n, &meta);
 		meta.stale = true;
@@ -253,7 +253,11 @@ void node_on_wake(void *arg)
 		struct request *next = rq->next;
 		rq->next = NULL;
 		rq->deadline = now + n->cfg.request_timeout_ms;
-		if (rq->is_query) {
+		if (rq->is_query && rq->q.consistency == CONSISTENCY_STALE) {
+			/* A blocking stale query: no read index, only the wait. */
+			req_list_push(&n->ready, rq);
+			node_serve_reads(n);
+		} else if (rq->is_query) {
 			rq->id = ++n->next_req_id;
 			req_list_push(&n->reading, rq);
 			rc_read_index(n->r, rq->id);

@@ -30,6 +30,7 @@ struct storage_snap_writer;
 struct store;
 struct transport;
 struct api_http;
+struct watch_set;
 
 /* Node-level frame kinds on the peer transport. */
 enum node_frame_kind {
@@ -61,6 +62,12 @@ struct request {
 	uint64_t term;
 	/* a read: its read index, once known */
 	uint64_t read_index;
+	/* a blocking query parked in the watch set (watch.c owns these) */
+	struct request *w_next, *w_prev;
+	size_t w_heap;
+	uint32_t w_bucket;
+	bool w_marked;
+	bool parked; /* its wait deadline is set */
 };
 
 /* A list of requests in one state (forwarded, proposed, reading, ...). */
@@ -117,6 +124,8 @@ struct node {
 	struct req_list forwarded;  /* sent to the leader, waiting for its ack */
 	struct req_list reading;    /* waiting for a read index */
 	struct req_list ready;      /* read index known, waiting for apply */
+	struct watch_set *watches;  /* blocking queries waiting for a change */
+	uint64_t tombstone_floor;   /* store_tombstone_floor() last seen */
 
 	/* persistence */
 	struct pending_persist *pending;
@@ -182,6 +191,17 @@ void node_meta(struct node *n, struct api_meta *m);
 /* Runs q on the store now (any thread) and hands the result to done. */
 void node_answer_from_store(struct node *n, const struct query *q, api_query_done done, void *arg,
 			    const struct api_meta *meta);
+
+struct query_result *node_new_result(void);
+/* Takes over the store's release hook so the result can be freed later. */
+void node_hold_result(struct query_result *res);
+
+/* node_watch.c */
+void node_answer_or_park(struct node *n, struct request *rq);
+void node_wake_watchers(struct node *n, const struct rc_entry *entries, size_t count);
+void node_expire_watchers(struct node *n, uint64_t now);
+/* Moves every parked query to `to` (shutdown). */
+void node_unpark_all(struct node *n, struct req_list *to);
 
 /* node_client.c */
 void node_on_wake(void *arg);
