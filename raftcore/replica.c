@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "membership.h"
 #include "replica.h"
 #include "util.h"
 
@@ -129,8 +130,10 @@ static int check_boot(const struct rc_options *o, const struct rc_boot *b, char 
 	else if (o->max_append_entries == 0 || o->max_inflight == 0 ||
 		 o->max_append_bytes == 0 || o->snapshot_chunk_bytes == 0)
 		why = "append, inflight and chunk limits must be non-zero";
-	else if (b->snapshot.membership.n > RC_MAX_MEMBERS)
-		why = "too many members";
+	else if (membership_wire_check(&b->snapshot.membership) != 0)
+		why = "bad membership (too many members, a zero or repeated id, or an unterminated address)";
+	else if (b->snapshot.term > b->hard_state.term)
+		why = "snapshot term above the persisted term";
 	else if (b->applied > b->snapshot.index + b->n_entries)
 		why = "applied index beyond the log";
 	for (size_t i = 0; !why && i < b->n_entries; i++) {

@@ -82,6 +82,8 @@ struct h_cluster {
 	struct rc_options opts;
 	/* delivery filter: drop[a][b] drops messages from a to b */
 	bool drop[H_MAX_NODES + 1][H_MAX_NODES + 1];
+	/* Deliveries so far; past H_MAX_DELIVERIES (rc_harness.c) the harness
+	 * aborts: the Replicas are in a livelock, no test needs that many. */
 	uint64_t delivered;
 	h_observer observe;
 	void *observe_arg;
@@ -138,6 +140,7 @@ void h_crash(struct h_cluster *c, rc_id id);
 void h_restart(struct h_cluster *c, rc_id id);
 /* Proposes a command of one byte b on node id; returns its index or 0. */
 rc_index h_propose(struct h_cluster *c, rc_id id, uint8_t b);
+/* Cuts (or restores) every link to and from node id. */
 void h_isolate(struct h_cluster *c, rc_id id, bool isolated);
 /* Splits the cluster in two: links between the ids listed and the others
  * drop every message; links inside each side are left as they were. */

@@ -48,8 +48,8 @@ static void valid(struct boot_case *k)
 	three_members(&k->b.snapshot.membership);
 	const rc_term terms[] = {2, 3, 3};
 	for (int i = 0; i < 3; i++)
-		k->e[i] = (struct rc_entry){.term = terms[i], .index = 11 + (rc_index)i,
-					    .type = RC_ENTRY_NOOP};
+		k->e[i] = (struct rc_entry){
+		    .term = terms[i], .index = 11 + (rc_index)i, .type = RC_ENTRY_NOOP};
 	k->b.entries = k->e;
 	k->b.n_entries = 3;
 	k->b.applied = 10;
@@ -293,18 +293,18 @@ static void restarted_node_knows_its_applied_prefix_committed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(valid_boot_is_accepted),
-		cmocka_unit_test(boot_refuses_node_id_zero),
-		cmocka_unit_test(boot_refuses_heartbeat_not_below_election_timeout),
-		cmocka_unit_test(boot_refuses_zero_limits),
-		cmocka_unit_test(boot_refuses_non_contiguous_entries),
-		cmocka_unit_test(boot_refuses_inconsistent_terms),
-		cmocka_unit_test(boot_refuses_snapshot_term_above_hard_state),
-		cmocka_unit_test(boot_refuses_malformed_membership),
-		cmocka_unit_test(boot_refuses_impossible_state),
-		cmocka_unit_test(restarted_node_resumes_term_vote_and_log),
-		cmocka_unit_test(restarted_node_uses_configuration_from_its_log),
-		cmocka_unit_test(restarted_node_knows_its_applied_prefix_committed),
+	    cmocka_unit_test(valid_boot_is_accepted),
+	    cmocka_unit_test(boot_refuses_node_id_zero),
+	    cmocka_unit_test(boot_refuses_heartbeat_not_below_election_timeout),
+	    cmocka_unit_test(boot_refuses_zero_limits),
+	    cmocka_unit_test(boot_refuses_non_contiguous_entries),
+	    cmocka_unit_test(boot_refuses_inconsistent_terms),
+	    cmocka_unit_test(boot_refuses_snapshot_term_above_hard_state),
+	    cmocka_unit_test(boot_refuses_malformed_membership),
+	    cmocka_unit_test(boot_refuses_impossible_state),
+	    cmocka_unit_test(restarted_node_resumes_term_vote_and_log),
+	    cmocka_unit_test(restarted_node_uses_configuration_from_its_log),
+	    cmocka_unit_test(restarted_node_knows_its_applied_prefix_committed),
 	};
 	return cmocka_run_group_tests_name("rc_boot", tests, NULL, NULL);
 }

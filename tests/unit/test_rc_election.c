@@ -3,9 +3,9 @@
  * one test per rule, driven by hand through the harness:
  * - Randomized election timeouts. Raft paper 5.2: "election timeouts are
  *   chosen randomly from a fixed interval (e.g., 150-300ms)"; here [T, 2T).
- * - PreVote, dissertation 9.6: "a candidate would first ask other servers
- *   whether its log was up-to-date enough to get their vote"; a
- *   pre-candidate does not increment its term, so a partitioned server that
+ * - PreVote, dissertation 9.6: a candidate first asks whether the others
+ *   would vote for it (term + 1, its log up to date), and increments its
+ *   term only once a majority says yes; so a partitioned server that
  *   rejoins cannot force the leader to step down.
  * - CheckQuorum, dissertation 6.2: "a leader steps down if an election
  *   timeout elapses without a successful round of heartbeats to a majority".
@@ -196,9 +196,8 @@ static void follower_hearing_from_leader_ignores_higher_term_vote(void **state)
 	h_clear_msgs(&c);
 	struct rc_replica *r2 = h_r(&c, 2);
 	rc_term term = rc_term_of(r2);
-	struct rc_message v =
-		vote_req(3, 2, term + 1, false, rc_last_index(r2),
-			 rc_entry_at(r2, rc_last_index(r2))->term);
+	struct rc_message v = vote_req(3, 2, term + 1, false, rc_last_index(r2),
+				       rc_entry_at(r2, rc_last_index(r2))->term);
 	h_step(&c, &v);
 	assert_int_equal(rc_term_of(r2), term);
 	assert_int_equal(rc_vote_of(r2), 1);
@@ -267,12 +266,12 @@ static void candidate_with_less_up_to_date_log_is_refused(void **state)
 		bool prevote;
 		int granted;
 	} cases[] = {
-		{3, 2, 2, true, 0},  /* same last term, shorter: PreVote */
-		{3, 2, 2, false, 0}, /* same last term, shorter */
-		{4, 9, 1, true, 0},  /* longer but older last term: PreVote */
-		{4, 9, 1, false, 0}, /* longer but older last term */
-		{5, 3, 2, false, 1}, /* as up to date */
-		{6, 1, 3, false, 1}, /* shorter but newer last term */
+	    {3, 2, 2, true, 0},  /* same last term, shorter: PreVote */
+	    {3, 2, 2, false, 0}, /* same last term, shorter */
+	    {4, 9, 1, true, 0},  /* longer but older last term: PreVote */
+	    {4, 9, 1, false, 0}, /* longer but older last term */
+	    {5, 3, 2, false, 1}, /* as up to date */
+	    {6, 1, 3, false, 1}, /* shorter but newer last term */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h_clear_msgs(&c);
@@ -303,7 +302,8 @@ static void watch_votes(struct h_cluster *c, rc_id id, const struct rc_update *u
 	struct vote_watch *w = arg;
 	for (size_t i = 0; i < u->n_msgs; i++) {
 		const struct rc_message *m = &u->msgs[i];
-		if (m->type == RC_MSG_VOTE_RESP && m->u.vote_resp.granted && !m->u.vote_resp.prevote)
+		if (m->type == RC_MSG_VOTE_RESP && m->u.vote_resp.granted &&
+		    !m->u.vote_resp.prevote)
 			w->grants_now++;
 		if (m->type == RC_MSG_VOTE && !m->u.vote.prevote)
 			w->requests_now++;
@@ -380,16 +380,16 @@ static void candidate_requests_votes_only_after_persisting_its_term(void **state
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(election_timeout_is_random_within_t_and_2t),
-		cmocka_unit_test(precandidate_does_not_bump_its_term),
-		cmocka_unit_test(partitioned_node_rejoining_does_not_disrupt_leader),
-		cmocka_unit_test(leader_hearing_from_no_majority_steps_down),
-		cmocka_unit_test(leader_hearing_from_majority_stays),
-		cmocka_unit_test(follower_hearing_from_leader_ignores_higher_term_vote),
-		cmocka_unit_test(second_candidate_of_a_term_is_refused_even_after_restart),
-		cmocka_unit_test(candidate_with_less_up_to_date_log_is_refused),
-		cmocka_unit_test(vote_grant_leaves_only_after_persisting_the_vote),
-		cmocka_unit_test(candidate_requests_votes_only_after_persisting_its_term),
+	    cmocka_unit_test(election_timeout_is_random_within_t_and_2t),
+	    cmocka_unit_test(precandidate_does_not_bump_its_term),
+	    cmocka_unit_test(partitioned_node_rejoining_does_not_disrupt_leader),
+	    cmocka_unit_test(leader_hearing_from_no_majority_steps_down),
+	    cmocka_unit_test(leader_hearing_from_majority_stays),
+	    cmocka_unit_test(follower_hearing_from_leader_ignores_higher_term_vote),
+	    cmocka_unit_test(second_candidate_of_a_term_is_refused_even_after_restart),
+	    cmocka_unit_test(candidate_with_less_up_to_date_log_is_refused),
+	    cmocka_unit_test(vote_grant_leaves_only_after_persisting_the_vote),
+	    cmocka_unit_test(candidate_requests_votes_only_after_persisting_its_term),
 	};
 	return cmocka_run_group_tests_name("rc_election", tests, NULL, NULL);
 }

@@ -1,19 +1,21 @@
 /*
  * Single-server membership changes (raftcore/configuration.c), one test per
- * rule. Dissertation 4.1 and 4.2:
- * - "a server always uses the latest configuration in its log, regardless
- *   of whether the entry is committed"; so "a log entry for a configuration
- *   change can be removed (if leadership changes); in this case, a server
- *   must be prepared to fall back to the previous configuration".
- * - "The leader [does] not begin a new configuration change until the
- *   previous one has committed": at most one change in flight.
- * - Not before the leader's own-term entry commits (the raft-dev fix to the
- *   single-server algorithm, dissertation errata): -RC_ENOTREADY.
+ * rule. Dissertation 4.1 to 4.2.3:
+ * - 4.1: "a server always uses the latest configuration in its log,
+ *   regardless of whether the entry is committed"; when such an entry is
+ *   removed from the log (leadership changed before it committed), the
+ *   server falls back to the previous configuration in its log.
+ * - 4.1: a new configuration change starts only once the previous one has
+ *   committed: at most one change in flight (-RC_EBUSY).
+ * - None before the leader's own-term entry commits (the raft-dev fix to
+ *   the single-server algorithm, dissertation errata): -RC_ENOTREADY.
  * - 4.2.1: new servers join as non-voting members, do not count toward
  *   majorities, and are promoted once caught up.
- * - 4.2.2: a leader removed from the configuration "steps down once the
- *   Cnew entry is committed", and replicates it until then without
- *   counting itself.
+ * - 4.2.2: a leader removed from the configuration manages the cluster
+ *   until the new configuration commits, without counting itself, then
+ *   steps down.
+ * - 4.2.3: a removed server cannot disrupt the cluster (vote lease,
+ *   PreVote).
  * - The last voter cannot be removed.
  */
 #include <setjmp.h>
@@ -38,8 +40,7 @@ static struct rc_member member(rc_id id)
 	return m;
 }
 
-static int change(struct h_cluster *c, rc_id leader, enum rc_change kind, rc_id id,
-		  rc_index *index)
+static int change(struct h_cluster *c, rc_id leader, enum rc_change kind, rc_id id, rc_index *index)
 {
 	struct rc_member m = member(id);
 	int rv = rc_change_membership(h_r(c, leader), kind, &m, index);
@@ -328,15 +329,15 @@ static void last_voter_cannot_be_removed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(added_node_is_a_non_voter_and_does_not_count_toward_quorum),
-		cmocka_unit_test(caught_up_non_voter_is_promoted_automatically),
-		cmocka_unit_test(removed_node_leaves_the_configuration),
-		cmocka_unit_test(second_change_is_refused_while_one_is_in_flight),
-		cmocka_unit_test(no_change_before_own_term_entry_commits),
-		cmocka_unit_test(removed_leader_steps_down_after_committing_its_removal),
-		cmocka_unit_test(removed_server_cannot_disrupt_the_cluster),
-		cmocka_unit_test(configuration_takes_effect_on_append_and_rolls_back_on_truncation),
-		cmocka_unit_test(last_voter_cannot_be_removed),
+	    cmocka_unit_test(added_node_is_a_non_voter_and_does_not_count_toward_quorum),
+	    cmocka_unit_test(caught_up_non_voter_is_promoted_automatically),
+	    cmocka_unit_test(removed_node_leaves_the_configuration),
+	    cmocka_unit_test(second_change_is_refused_while_one_is_in_flight),
+	    cmocka_unit_test(no_change_before_own_term_entry_commits),
+	    cmocka_unit_test(removed_leader_steps_down_after_committing_its_removal),
+	    cmocka_unit_test(removed_server_cannot_disrupt_the_cluster),
+	    cmocka_unit_test(configuration_takes_effect_on_append_and_rolls_back_on_truncation),
+	    cmocka_unit_test(last_voter_cannot_be_removed),
 	};
 	return cmocka_run_group_tests_name("rc_membership_change", tests, NULL, NULL);
 }

@@ -1,18 +1,19 @@
 /*
  * Linearizable reads without log writes (raftcore/read_index.c), one test
- * per rule. Dissertation 6.4, the ReadIndex steps:
+ * per rule. Dissertation 6.4, the ReadIndex algorithm:
  *   1. "If the leader has not yet marked an entry from its current term
  *      committed, it waits until it has done so."
  *   2. "The leader saves its current commit index in a local variable
  *      readIndex."
- *   3. "The leader sends a new round of heartbeats, and waits for their
- *      acknowledgments from a majority of the cluster."
- * and 6.4.1: "the leader can batch ... one round of heartbeats for any
- * number of read-only queries"; followers "issue a request to the leader
- * that asks for the current readIndex". Here a round is a leader-side
- * sequence number carried by AppendEntries and echoed back: a round
- * confirms the reads queued before it was sent, not after. Every read is
- * answered exactly once: ready, or failed (leadership lost, no leader).
+ *   3. The leader makes sure it has not been superseded: it sends a new
+ *      round of heartbeats and waits for acknowledgments from a majority.
+ *   4. It serves the read once its state machine has applied readIndex.
+ * One round may confirm many reads (the dissertation batches them), and a
+ * follower asks the leader for a readIndex instead of serving from its own
+ * commit index. Here a round is a leader-side sequence number carried by
+ * AppendEntries and echoed back: a round confirms the reads queued before
+ * it was sent, not after. Every read is answered exactly once: ready, or
+ * failed (leadership lost, no leader).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,15 +321,15 @@ static void single_voter_leader_confirms_reads_by_itself(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(new_leader_answers_no_read_before_its_term_commits),
-		cmocka_unit_test(one_heartbeat_round_confirms_all_reads_queued_before_it),
-		cmocka_unit_test(read_queued_after_a_round_is_not_confirmed_by_that_round),
-		cmocka_unit_test(follower_read_is_forwarded_and_answered_with_leader_index),
-		cmocka_unit_test(leader_losing_leadership_fails_its_pending_reads),
-		cmocka_unit_test(follower_fails_forwarded_reads_when_its_leader_changes),
-		cmocka_unit_test(follower_without_leader_fails_read_at_once),
-		cmocka_unit_test(partitioned_old_leader_cannot_confirm_a_read),
-		cmocka_unit_test(single_voter_leader_confirms_reads_by_itself),
+	    cmocka_unit_test(new_leader_answers_no_read_before_its_term_commits),
+	    cmocka_unit_test(one_heartbeat_round_confirms_all_reads_queued_before_it),
+	    cmocka_unit_test(read_queued_after_a_round_is_not_confirmed_by_that_round),
+	    cmocka_unit_test(follower_read_is_forwarded_and_answered_with_leader_index),
+	    cmocka_unit_test(leader_losing_leadership_fails_its_pending_reads),
+	    cmocka_unit_test(follower_fails_forwarded_reads_when_its_leader_changes),
+	    cmocka_unit_test(follower_without_leader_fails_read_at_once),
+	    cmocka_unit_test(partitioned_old_leader_cannot_confirm_a_read),
+	    cmocka_unit_test(single_voter_leader_confirms_reads_by_itself),
 	};
 	return cmocka_run_group_tests_name("rc_read_index", tests, NULL, NULL);
 }

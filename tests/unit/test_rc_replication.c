@@ -664,9 +664,9 @@ static void nothing_is_applied_beyond_the_durable_index(void **state)
 }
 
 struct apply_watch {
-	rc_index last[4];  /* per node: last index handed out */
+	rc_index last[4]; /* per node: last index handed out */
 	rc_term term[4][512];
-	size_t handed[4];  /* entries handed out */
+	size_t handed[4]; /* entries handed out */
 	int out_of_order;
 };
 
@@ -741,24 +741,24 @@ static void committed_entries_are_handed_out_once_in_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(new_leader_appends_noop_of_its_term),
-		cmocka_unit_test(figure8_previous_term_entry_is_not_committed_by_counting),
-		cmocka_unit_test(figure8_current_term_entry_commits_older_ones),
-		cmocka_unit_test(proposals_of_one_turn_travel_in_one_append),
-		cmocka_unit_test(append_respects_max_append_entries),
-		cmocka_unit_test(append_respects_max_append_bytes),
-		cmocka_unit_test(replicate_mode_keeps_at_most_max_inflight_appends),
-		cmocka_unit_test(probe_mode_sends_one_append_at_a_time),
-		cmocka_unit_test(divergent_suffix_of_older_term_is_fixed_in_one_round_trip),
-		cmocka_unit_test(divergent_suffix_of_newer_term_is_fixed_in_one_round_trip),
-		cmocka_unit_test(lagging_follower_is_found_in_one_round_trip),
-		cmocka_unit_test(stale_duplicate_append_does_not_truncate_acknowledged_entries),
-		cmocka_unit_test(follower_truncates_on_real_term_conflict),
-		cmocka_unit_test(follower_never_truncates_below_its_commit_index),
-		cmocka_unit_test(follower_acknowledges_append_only_after_persist),
-		cmocka_unit_test(leader_does_not_count_itself_before_its_persist),
-		cmocka_unit_test(nothing_is_applied_beyond_the_durable_index),
-		cmocka_unit_test(committed_entries_are_handed_out_once_in_order),
+	    cmocka_unit_test(new_leader_appends_noop_of_its_term),
+	    cmocka_unit_test(figure8_previous_term_entry_is_not_committed_by_counting),
+	    cmocka_unit_test(figure8_current_term_entry_commits_older_ones),
+	    cmocka_unit_test(proposals_of_one_turn_travel_in_one_append),
+	    cmocka_unit_test(append_respects_max_append_entries),
+	    cmocka_unit_test(append_respects_max_append_bytes),
+	    cmocka_unit_test(replicate_mode_keeps_at_most_max_inflight_appends),
+	    cmocka_unit_test(probe_mode_sends_one_append_at_a_time),
+	    cmocka_unit_test(divergent_suffix_of_older_term_is_fixed_in_one_round_trip),
+	    cmocka_unit_test(divergent_suffix_of_newer_term_is_fixed_in_one_round_trip),
+	    cmocka_unit_test(lagging_follower_is_found_in_one_round_trip),
+	    cmocka_unit_test(stale_duplicate_append_does_not_truncate_acknowledged_entries),
+	    cmocka_unit_test(follower_truncates_on_real_term_conflict),
+	    cmocka_unit_test(follower_never_truncates_below_its_commit_index),
+	    cmocka_unit_test(follower_acknowledges_append_only_after_persist),
+	    cmocka_unit_test(leader_does_not_count_itself_before_its_persist),
+	    cmocka_unit_test(nothing_is_applied_beyond_the_durable_index),
+	    cmocka_unit_test(committed_entries_are_handed_out_once_in_order),
 	};
 	return cmocka_run_group_tests_name("rc_replication", tests, NULL, NULL);
 }

@@ -1,18 +1,22 @@
 /*
  * Snapshots and InstallSnapshot (raftcore/snapshot.c), one test per rule.
- * Raft paper 7 and dissertation 5:
+ * Raft paper section 7 and Figure 13, dissertation chapter 5:
  * - "Each server takes snapshots independently, covering just the
- *   committed entries"; the log up to the snapshot may then be discarded,
- *   here keeping snapshot_trailing entries (update.compact_to).
+ *   committed entries in its log"; the log up to the snapshot may then be
+ *   discarded, here keeping snapshot_trailing entries (update.compact_to).
  * - "The leader uses a new RPC called InstallSnapshot to send snapshots to
- *   followers that are too far behind", "split into chunks for
- *   transmission"; the snapshot carries "the latest configuration as of
- *   last included index" (dissertation 5.1), the committed one.
- * - Like an append, a chunk is acknowledged only once written (Figure 2,
- *   "before responding to RPCs").
- * - "If instead the follower receives a snapshot that describes a prefix of
- *   its log ... [otherwise] the follower discards its entire log"; it then
- *   continues with AppendEntries from the snapshot's index.
+ *   followers that are too far behind", in chunks sent in order (Figure
+ *   13), here of snapshot_chunk_bytes, one in flight; the snapshot carries
+ *   the latest configuration as of its last included index (section 7),
+ *   which is committed.
+ * - Like an append, a chunk is acknowledged only once written (Figure 2:
+ *   persistent state is "updated on stable storage before responding to
+ *   RPCs").
+ * - Usually the follower discards its entire log and continues with
+ *   AppendEntries after the snapshot; but "if instead the follower receives
+ *   a snapshot that describes a prefix of its log ... entries following the
+ *   snapshot are still valid and must be retained" (section 7, Figure 13
+ *   step 6).
  * - The leader keeps only its newest snapshot: a new one restarts a
  *   transfer in progress; a chunk lost in the network is resent after an
  *   election timeout.
@@ -451,14 +455,14 @@ static void follower_holding_snapshot_entry_does_not_install_it(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(snapshot_taken_compacts_log_to_index_minus_trailing),
-		cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
-		cmocka_unit_test(snapshot_chunk_is_acknowledged_only_after_persist),
-		cmocka_unit_test(follower_log_starts_after_installed_snapshot_and_catches_up),
-		cmocka_unit_test(new_snapshot_during_a_transfer_restarts_it),
-		cmocka_unit_test(lost_chunk_is_resent_after_an_election_timeout),
-		cmocka_unit_test(install_keeps_entries_after_matching_snapshot_entry),
-		cmocka_unit_test(follower_holding_snapshot_entry_does_not_install_it),
+	    cmocka_unit_test(snapshot_taken_compacts_log_to_index_minus_trailing),
+	    cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
+	    cmocka_unit_test(snapshot_chunk_is_acknowledged_only_after_persist),
+	    cmocka_unit_test(follower_log_starts_after_installed_snapshot_and_catches_up),
+	    cmocka_unit_test(new_snapshot_during_a_transfer_restarts_it),
+	    cmocka_unit_test(lost_chunk_is_resent_after_an_election_timeout),
+	    cmocka_unit_test(install_keeps_entries_after_matching_snapshot_entry),
+	    cmocka_unit_test(follower_holding_snapshot_entry_does_not_install_it),
 	};
 	return cmocka_run_group_tests_name("rc_snapshot", tests, NULL, NULL);
 }

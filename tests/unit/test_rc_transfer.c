@@ -1,17 +1,16 @@
 /*
  * Leadership transfer (raftcore/transfer.c), one test per rule.
- * Dissertation 3.10:
- *   1. "The prior leader stops accepting new client requests."
- *   2. "The prior leader fully updates the target server's log to match its
- *      own, using the normal log replication mechanism."
- *   3. "The prior leader sends a TimeoutNow request to the target server.
- *      This request has the same effect as the target server's election
- *      timer firing."
- * and "if the transfer does not complete after about an election timeout,
- * the prior leader aborts the transfer and resumes accepting client
- * requests". The target's vote requests say they follow a TimeoutNow, so
- * voters that still hear from the old leader do not apply their vote lease
- * (dissertation 4.2.3 makes that exception for leadership transfer).
+ * Dissertation 3.10, the transfer steps:
+ *   1. The prior leader stops accepting new client requests.
+ *   2. It brings the target's log up to date with its own, by the normal
+ *      log replication mechanism.
+ *   3. It sends the target a TimeoutNow request, which has the same effect
+ *      as the target's election timer firing.
+ * If the transfer does not complete within about an election timeout, the
+ * prior leader aborts it and takes client requests again. The target's
+ * vote requests say they follow a TimeoutNow, so voters that still hear
+ * from the old leader do not apply their vote lease (dissertation 4.2.3
+ * makes that exception for leadership transfer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,11 +150,11 @@ static void unfinished_transfer_is_abandoned_after_election_timeout(void **state
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(timeout_now_is_sent_only_once_target_caught_up),
-		cmocka_unit_test(proposals_are_refused_during_a_transfer),
-		cmocka_unit_test(transfer_requests_are_checked),
-		cmocka_unit_test(transfer_target_wins_although_voters_hear_from_old_leader),
-		cmocka_unit_test(unfinished_transfer_is_abandoned_after_election_timeout),
+	    cmocka_unit_test(timeout_now_is_sent_only_once_target_caught_up),
+	    cmocka_unit_test(proposals_are_refused_during_a_transfer),
+	    cmocka_unit_test(transfer_requests_are_checked),
+	    cmocka_unit_test(transfer_target_wins_although_voters_hear_from_old_leader),
+	    cmocka_unit_test(unfinished_transfer_is_abandoned_after_election_timeout),
 	};
 	return cmocka_run_group_tests_name("rc_transfer", tests, NULL, NULL);
 }
