@@ -62,10 +62,7 @@ void rp_campaign(struct rc_replica *r, bool prevote, bool transfer)
 		rp_set_hard_state(r, campaign_term, r->o.id);
 		rp_set_role(r, RC_CANDIDATE);
 	}
-	if (r->leader) {
-		r->leader = 0;
-		outbox_pending(&r->out)->role_changed = true;
-	}
+	rp_set_leader(r, 0);
 	r->n_granted = r->n_rejected = 0;
 	rp_reset_election_timer(r);
 	if (prevote) {
@@ -156,7 +153,7 @@ void rp_handle_vote_resp(struct rc_replica *r, const struct rc_message *m)
 void rp_become_leader(struct rc_replica *r)
 {
 	rp_set_role(r, RC_LEADER);
-	r->leader = r->o.id;
+	rp_set_leader(r, r->o.id);
 	r->n_granted = r->n_rejected = 0;
 	r->transfer_to = 0;
 	r->hb_seq = 0;

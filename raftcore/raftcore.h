@@ -9,7 +9,8 @@
  *   events in:  rc_step (peer message), rc_tick (time advanced),
  *               rc_propose, rc_read_index, rc_persisted,
  *               rc_snapshot_taken, rc_snapshot_installed,
- *               rc_transfer_leadership, rc_change_membership
+ *               rc_transfer_leadership, rc_change_membership,
+ *               rc_peer_unreachable
  *   effects out: rc_take_update fills a struct rc_update (see below).
  *
  * Contract for the caller, once per loop turn (Raft dissertation 10.2.1):
@@ -287,6 +288,10 @@ int rc_snapshot_taken(struct rc_replica *r, rc_index index, uint64_t size);
  * Replica neither campaigns nor accepts entries. */
 void rc_snapshot_installed(struct rc_replica *r, rc_index index, rc_term term);
 int rc_transfer_leadership(struct rc_replica *r, rc_id to);
+/* A hint: the caller's connection to peer id broke. A follower whose leader
+ * that is stops honouring the leader's lease and times out soon (a short
+ * random delay), instead of a whole election timeout later. */
+void rc_peer_unreachable(struct rc_replica *r, rc_id id);
 
 enum rc_change { RC_ADD, RC_PROMOTE, RC_REMOVE };
 /* Single-server change (dissertation 4.1). RC_ADD adds a non-voter, which

@@ -78,7 +78,7 @@ int rc_read_index(struct rc_replica *r, uint64_t ctx)
 		r->cap_fwd_reads = r->cap_fwd_reads ? r->cap_fwd_reads * 2 : 16;
 		r->fwd_reads = rc_xrealloc(r->fwd_reads, r->cap_fwd_reads * sizeof(*r->fwd_reads));
 	}
-	r->fwd_reads[r->n_fwd_reads++] = ctx;
+	r->fwd_reads[r->n_fwd_reads++] = (struct fwd_read){ctx, r->now};
 	struct rc_message *m = rp_msg(r, RC_MSG_READ_INDEX, r->leader, false);
 	m->u.read_index.ctx = ctx;
 	return 0;
@@ -154,10 +154,29 @@ void rp_handle_read_index_resp(struct rc_replica *r, const struct rc_message *m)
 {
 	const struct rc_msg_read_index_resp *a = &m->u.read_index_resp;
 	for (size_t i = 0; i < r->n_fwd_reads; i++) {
-		if (r->fwd_reads[i] != a->ctx)
+		if (r->fwd_reads[i].ctx != a->ctx)
 			continue;
 		r->fwd_reads[i] = r->fwd_reads[--r->n_fwd_reads];
 		outbox_read(&r->out, a->ctx, a->ok ? a->index : 0, a->ok ? 0 : -RC_ENOLEADER);
 		return;
 	}
+}
+
+void rp_fail_forwarded_reads(struct rc_replica *r, int status)
+{
+	for (size_t i = 0; i < r->n_fwd_reads; i++)
+		outbox_read(&r->out, r->fwd_reads[i].ctx, 0, status);
+	r->n_fwd_reads = 0;
+}
+
+void rp_expire_forwarded_reads(struct rc_replica *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n_fwd_reads; i++) {
+		if (r->now >= r->fwd_reads[i].sent_at + r->o.election_timeout_ms)
+			outbox_read(&r->out, r->fwd_reads[i].ctx, 0, -RC_ELEADERLOST);
+		else
+			r->fwd_reads[k++] = r->fwd_reads[i];
+	}
+	r->n_fwd_reads = k;
 }

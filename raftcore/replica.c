@@ -55,7 +55,7 @@ void rp_reset_election_timer(struct rc_replica *r)
  * removed server cannot disrupt a working cluster. */
 bool rp_lease_active(const struct rc_replica *r)
 {
-	if (!r->o.check_quorum || r->leader == 0)
+	if (!r->o.check_quorum || r->leader == 0 || r->leader_unreachable)
 		return false;
 	return r->now < r->last_leader_contact + r->o.election_timeout_ms;
 }
@@ -94,11 +94,14 @@ static void leave_leadership(struct rc_replica *r)
 	r->noop_index = 0;
 }
 
-static void fail_forwarded_reads(struct rc_replica *r, int status)
+void rp_set_leader(struct rc_replica *r, rc_id leader)
 {
-	for (size_t i = 0; i < r->n_fwd_reads; i++)
-		outbox_read(&r->out, r->fwd_reads[i], 0, status);
-	r->n_fwd_reads = 0;
+	if (leader == r->leader)
+		return;
+	rp_fail_forwarded_reads(r, -RC_ELEADERLOST);
+	outbox_pending(&r->out)->role_changed = true;
+	r->leader = leader;
+	r->leader_unreachable = false;
 }
 
 void rp_become_follower(struct rc_replica *r, rc_term term, rc_id leader)
@@ -107,11 +110,8 @@ void rp_become_follower(struct rc_replica *r, rc_term term, rc_id leader)
 		leave_leadership(r);
 	if (term > r->term)
 		rp_set_hard_state(r, term, 0);
-	if (leader != r->leader) {
-		fail_forwarded_reads(r, -RC_ELEADERLOST);
-		outbox_pending(&r->out)->role_changed = true;
-	}
-	r->leader = leader;
+	rp_set_leader(r, leader);
+	r->leader_unreachable = false;
 	if (leader)
 		r->last_leader_contact = r->now;
 	rp_set_role(r, RC_FOLLOWER);
@@ -338,12 +338,31 @@ void rc_tick(struct rc_replica *r, uint64_t now_ms)
 		}
 		return;
 	}
+	if (r->n_fwd_reads)
+		rp_expire_forwarded_reads(r);
 	if (r->now >= r->election_deadline) {
 		rp_reset_election_timer(r);
 		/* A server installing a snapshot has no log to campaign with. */
 		if (rp_may_campaign(r) && !r->recv.awaiting_install)
 			rp_campaign(r, r->o.prevote, false);
 	}
+}
+
+/* A hint from the caller: its connection to `id` broke (a process that
+ * died closes its sockets at once). If that is our leader, we stop
+ * honouring its lease and time out soon, after a short random delay so the
+ * followers do not all campaign at the same moment. Safety does not depend
+ * on the hint: PreVote still needs a majority that no longer hears the
+ * leader, and a wrong hint costs at most one PreVote round. */
+void rc_peer_unreachable(struct rc_replica *r, rc_id id)
+{
+	if (r->role != RC_FOLLOWER || id == 0 || id != r->leader || r->leader_unreachable)
+		return;
+	r->leader_unreachable = true;
+	uint64_t spread = r->o.election_timeout_ms / 4 + 1;
+	uint64_t deadline = r->now + r->o.heartbeat_ms + rp_random(r) % spread;
+	if (deadline < r->election_deadline)
+		r->election_deadline = deadline;
 }
 
 int rc_propose(struct rc_replica *r, const void *data, uint32_t len, rc_index *index,

@@ -35,7 +35,7 @@ struct progress {
 	uint64_t last_contact;  /* ms */
 	uint64_t acked_seq;     /* highest heartbeat round acknowledged */
 	uint64_t sent_seq;      /* highest round sent in this flush */
-	rc_index commit_sent;   /* commit index carried by the last append */
+	rc_index commit_sent;   /* commit index the last append let it learn */
 	/* SNAPSHOT: the transfer in progress. */
 	rc_index snap_index;
 	uint64_t snap_offset;
@@ -48,6 +48,11 @@ struct pending_read {
 	rc_id from;    /* 0: asked locally; else a follower that forwarded it */
 	rc_index index;
 	uint64_t seq;  /* 0 until the own-term entry commits */
+};
+
+struct fwd_read {
+	uint64_t ctx;
+	uint64_t sent_at; /* ms */
 };
 
 struct rc_replica {
@@ -74,6 +79,7 @@ struct rc_replica {
 	uint64_t now;
 	uint64_t election_deadline;
 	uint64_t last_leader_contact; /* for the vote lease (CheckQuorum) */
+	bool leader_unreachable;      /* the caller lost its link to the leader */
 	uint64_t next_heartbeat;
 	uint64_t next_quorum_check;
 	uint64_t rng;
@@ -94,8 +100,10 @@ struct rc_replica {
 	rc_id transfer_to;
 	uint64_t transfer_deadline;
 
-	/* Follower: reads forwarded to the leader, failed if it changes. */
-	uint64_t *fwd_reads;
+	/* Follower: reads forwarded to the leader, failed if it changes or
+	 * does not answer within an election timeout (the request or its
+	 * answer may have been lost). */
+	struct fwd_read *fwd_reads;
 	size_t n_fwd_reads, cap_fwd_reads;
 
 	/* Follower: InstallSnapshot being received. */
@@ -162,6 +170,10 @@ void rp_reads_fail_all(struct rc_replica *r, int status);
 void rp_reads_flush(struct rc_replica *r);
 void rp_handle_read_index(struct rc_replica *r, const struct rc_message *m);
 void rp_handle_read_index_resp(struct rc_replica *r, const struct rc_message *m);
+void rp_fail_forwarded_reads(struct rc_replica *r, int status);
+void rp_expire_forwarded_reads(struct rc_replica *r);
+/* Changes the known leader; reads forwarded to the old one fail. */
+void rp_set_leader(struct rc_replica *r, rc_id leader);
 bool rp_own_term_committed(const struct rc_replica *r);
 
 /* snapshots (snapshot.c) */

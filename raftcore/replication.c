@@ -131,7 +131,10 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 		m->u.append.entries = outbox_entry_array(&r->out, first, n);
 	}
 	pr->sent_seq = r->hb_seq;
-	pr->commit_sent = r->commit;
+	/* What the follower can learn from this message: Raft 5.3, commit
+	 * up to the last entry it is known to share with the leader. */
+	rc_index shared = heartbeat ? pr->match : prev + n;
+	pr->commit_sent = r->commit < shared ? r->commit : shared;
 	if (heartbeat)
 		return;
 	if (pr->state == PR_PROBE) {
@@ -144,9 +147,10 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 
 /* Sends whatever each follower can take now; called once per update so that
  * every proposal of a loop turn travels in the same AppendEntries. A
- * follower that got nothing but whose known commit index is behind gets an
- * empty AppendEntries at once, so it applies (and answers the clients
- * waiting on it) without waiting for the next heartbeat. */
+ * follower that got nothing but could learn a newer commit index (its match
+ * or the commit moved) gets an empty AppendEntries at once, so it applies
+ * (and answers the clients waiting on it) without waiting for the next
+ * heartbeat. */
 void rp_flush_appends(struct rc_replica *r)
 {
 	rc_index last = rlog_last_index(&r->log);
@@ -157,7 +161,8 @@ void rp_flush_appends(struct rc_replica *r)
 			if (pr->state != PR_REPLICATE)
 				break;
 		}
-		if (pr->state != PR_SNAPSHOT && pr->commit_sent < r->commit)
+		rc_index learnable = r->commit < pr->match ? r->commit : pr->match;
+		if (pr->state != PR_SNAPSHOT && pr->commit_sent < learnable)
 			rp_send_append(r, pr, true);
 	}
 }
@@ -344,6 +349,7 @@ void rp_note_leader(struct rc_replica *r, const struct rc_message *m)
 	if (r->role != RC_FOLLOWER || r->leader != m->from)
 		rp_become_follower(r, r->term, m->from);
 	r->last_leader_contact = r->now;
+	r->leader_unreachable = false;
 	rp_reset_election_timer(r);
 }
 
@@ -428,10 +434,22 @@ void rp_handle_append_resp(struct rc_replica *r, const struct rc_message *m)
 			while (idx > r->log.prev_index && rlog_term_at(&r->log, idx, &t) &&
 			       t > a->hint_term)
 				idx--;
-			rp_become_probe(pr);
-			if (idx + 1 > pr->next)
-				pr->next = idx + 1;
-			rp_send_append(r, pr, false);
+			/* Stopped at the compaction point without finding a term
+			 * the follower could share: only a snapshot can help, so
+			 * probe below it (rp_send_append then sends one). */
+			rc_index next = idx + 1;
+			if (rlog_term_at(&r->log, idx, &t) && t > a->hint_term && idx > 0)
+				next = idx;
+			if (next < pr->match + 1)
+				next = pr->match + 1;
+			/* A duplicate of the rejection just handled changes nothing:
+			 * the probe it asks for is already in flight. */
+			bool duplicate = pr->state == PR_PROBE && pr->probe_sent && next == pr->next;
+			if (!duplicate) {
+				rp_become_probe(pr);
+				pr->next = next;
+				rp_send_append(r, pr, false);
+			}
 		}
 	} else {
 		bool progressed = a->match_index > pr->match;

@@ -81,10 +81,15 @@ void rp_handle_snapshot_resp(struct rc_replica *r, const struct rc_message *m)
 	const struct rc_msg_snapshot_resp *a = &m->u.snapshot_resp;
 	if (pr->state != PR_SNAPSHOT || a->index != pr->snap_index || pr->snap_index != r->snap.index)
 		return;
+	/* Only an answer that moves the transfer sends a chunk: duplicated
+	 * answers must not multiply the chunks in flight (a lost chunk is
+	 * resent by the heartbeat tick). */
 	if (a->rejected)
 		pr->snap_offset = 0;
-	else if (a->next_offset <= r->snap.size)
+	else if (a->next_offset != pr->snap_offset && a->next_offset <= r->snap.size)
 		pr->snap_offset = a->next_offset;
+	else
+		return;
 	if (pr->snap_offset < r->snap.size || a->rejected)
 		rp_send_snapshot_chunk(r, pr);
 }

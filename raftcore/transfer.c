@@ -37,8 +37,8 @@ void rp_transfer_tick(struct rc_replica *r)
 
 void rp_handle_timeout_now(struct rc_replica *r, const struct rc_message *m)
 {
-	if (r->role != RC_FOLLOWER || !rp_is_voter(r, r->o.id) || r->recv.awaiting_install)
-		return;
-	r->leader = m->from;
+	if (r->role != RC_FOLLOWER || m->from != r->leader || !rp_is_voter(r, r->o.id) ||
+	    r->recv.awaiting_install)
+		return; /* only our leader may hand leadership to us */
 	rp_campaign(r, false, true);
 }

@@ -278,8 +278,10 @@ static void on_peer_state(void *arg, uint64_t peer, bool connected)
 {
 	struct node *n = arg;
 	log_info("peer %llu %s", (unsigned long long)peer, connected ? "connected" : "disconnected");
-	if (!connected)
+	if (!connected) {
+		rc_peer_unreachable(n->r, peer);
 		return;
+	}
 	uint8_t buf[2 + CONFIG_ADDR_MAX];
 	size_t len = strlen(n->cfg.api);
 	buf[0] = (uint8_t)len;

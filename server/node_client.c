@@ -44,13 +44,16 @@ static void push_inbox(struct node *n, struct request *rq)
 {
 	pthread_mutex_lock(&n->inbox_mu);
 	bool stopping = n->stopping;
+	bool was_empty = n->inbox == NULL;
 	if (!stopping) {
 		rq->next = n->inbox;
 		n->inbox = rq;
 	}
 	pthread_mutex_unlock(&n->inbox_mu);
 	if (!stopping) {
-		loop_wake(n->loop);
+		/* The loop takes the whole inbox at once: one wake-up per batch. */
+		if (was_empty)
+			loop_wake(n->loop);
 		return;
 	}
 	/* The loop is gone: answer here (the node's state is still intact). */
