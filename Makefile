@@ -50,6 +50,8 @@ include raftcore/module.mk
 include tests/unit/module.mk
 -include tests/sim/module.mk
 -include tests/fuzz/module.mk
+-include tests/integration/module.mk
+-include tests/bench/module.mk
 
 all: $(LIBS) $(BINS) $(TEST_BINS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad configuration is refused at start: cairnd exits non-zero, quickly,
 # with one line saying what is wrong (log lines at INFO level before it are
-# tolerated), and does not start serving. Covers flags, values, membership,
+# tolerated), does not start serving, and leaves no data directory behind. Covers flags, values, membership,
 # the config file, addresses, ports already in use and a data directory
 # another cairnd holds. Every case is checked; all failures are listed.
 . "$(dirname "$0")/lib.sh"
@@ -54,6 +54,9 @@ refused() {
 	elif ! grep -v ' INFO ' "$out" | grep -qi -- "$want"; then
 		failures="$failures
   - $desc ($*): message does not mention '$want': $(grep -v ' INFO ' "$out")"
+	elif [ -e "$TDIR/data" ]; then
+		failures="$failures
+  - $desc ($*): refused, but created the data directory first: $(ls "$TDIR/data" | tr '\n' ' ')"
 	else
 		echo "  ok: $desc -> exit $rc: $(grep -v ' INFO ' "$out")" >>"$TDIR/cases.log"
 	fi
