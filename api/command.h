@@ -30,10 +30,13 @@
  * a replica must apply every value its leader accepted. */
 #define API_VALUE_MAX_LIMIT API_BODY_MAX
 
-/* Command types. Numbers are part of the log format: never reuse one. */
+/* Command types. Numbers are part of the log format: never reuse one. A
+ * type added later keeps CMD_VERSION (the older types' bytes do not
+ * change); a replica that does not know a type refuses the entry. */
 enum cmd_type {
 	CMD_KV_PUT = 1,
 	CMD_KV_DELETE = 2,
+	CMD_TXN = 3, /* POST /v1/txn */
 };
 
 struct cmd_bytes {
@@ -55,11 +58,67 @@ struct cmd_kv_delete {
 	uint64_t cas;
 };
 
+/*
+ * A transaction (API.md "Transactions"): if every compare holds, the
+ * success ops run, else the failure ops; in order, each seeing the effects
+ * of the ones before it, all at the entry's index, atomically. Get ops
+ * travel in the command too: the store evaluates the whole transaction at
+ * apply time, identically on every replica.
+ */
+#define CMD_TXN_MAX 128 /* entries in each of compare, success and failure */
+/* The value bytes a transaction's get ops may return, in all. Part of the
+ * replicated semantics (every replica must decide alike): a transaction
+ * whose gets would return more changes nothing and answers API_TOO_LARGE. */
+#define CMD_TXN_GET_BYTES_MAX API_BODY_MAX
+
+enum cmd_txn_cmp_kind {
+	CMD_CMP_MODIFY_INDEX = 1, /* the key exists with modify_index == index;
+				     index 0: the key is absent (as cas=0) */
+	CMD_CMP_ABSENT = 2,       /* the key does not exist */
+	CMD_CMP_PRESENT = 3,      /* the key exists */
+	CMD_CMP_VALUE = 4,        /* the key exists and its value == value */
+};
+
+struct cmd_txn_compare {
+	uint8_t kind; /* enum cmd_txn_cmp_kind */
+	struct cmd_bytes key;
+	uint64_t index;         /* CMD_CMP_MODIFY_INDEX */
+	struct cmd_bytes value; /* CMD_CMP_VALUE */
+};
+
+enum cmd_txn_op_kind {
+	CMD_OP_GET = 1,
+	CMD_OP_PUT = 2,
+	CMD_OP_DELETE = 3,
+};
+
+struct cmd_txn_op {
+	uint8_t kind;           /* enum cmd_txn_op_kind */
+	bool recurse;           /* CMD_OP_DELETE only: key is a prefix (may be empty) */
+	struct cmd_bytes key;
+	struct cmd_bytes value; /* CMD_OP_PUT */
+};
+
+/*
+ * Two forms. Built (by the api): the three arrays, of n_* entries each
+ * (NULL when 0), and lists empty. Decoded (by cmd_decode): the arrays NULL
+ * and lists the validated encoded lists, borrowed from the decoded buffer;
+ * cmd_txn_unpack turns them into arrays. Both encode to the same bytes.
+ */
+struct cmd_txn {
+	uint32_t n_compare, n_success, n_failure;
+	const struct cmd_txn_compare *compare;
+	const struct cmd_txn_op *success;
+	const struct cmd_txn_op *failure;
+	struct cmd_bytes lists;
+};
+
 struct cmd {
 	uint8_t type; /* enum cmd_type */
 	union {
 		struct cmd_kv_put put;
 		struct cmd_kv_delete del;
+		struct cmd_txn txn;
 	} u;
 };
 
@@ -79,8 +138,19 @@ size_t cmd_encode_into(const struct cmd *c, uint8_t *buf, size_t cap);
  * allocation failure or an invalid command. */
 int cmd_encode(const struct cmd *c, uint8_t **out, size_t *len);
 /* Decodes; on success *c's byte strings point into buf (borrowed: buf must
- * outlive *c). -1 on malformed input or an unknown version or type. */
+ * outlive *c). -1 on malformed input or an unknown version or type. A
+ * CMD_TXN is validated whole (every compare and op) and comes out in its
+ * decoded form (see struct cmd_txn). */
 int cmd_decode(const uint8_t *buf, size_t len, struct cmd *c);
+/*
+ * The lists of a transaction as arrays: compare[0..t->n_compare),
+ * success[0..t->n_success), failure[0..t->n_failure), the caller's memory
+ * (any may be NULL when its count is 0, or when the caller does not want
+ * it). Byte strings point where t's do (borrowed likewise). Works on both
+ * forms. 0, or -1 when t is not a valid transaction.
+ */
+int cmd_txn_unpack(const struct cmd_txn *t, struct cmd_txn_compare *compare,
+		   struct cmd_txn_op *success, struct cmd_txn_op *failure);
 
 /* ---- results ---- */
 
@@ -119,7 +189,17 @@ enum api_status {
 int api_status_http(enum api_status s);
 const char *api_status_code(enum api_status s);
 
-/* What applying a command produced (store) or why it did not apply (node). */
+/* The result of one op of a transaction. */
+struct cmd_txn_result {
+	uint8_t kind;          /* the op's enum cmd_txn_op_kind */
+	bool found;            /* CMD_OP_GET: the key exists (entry is set) */
+	struct kv_entry entry; /* CMD_OP_GET when found; CMD_OP_PUT: as written */
+	uint64_t deleted;      /* CMD_OP_DELETE: how many keys */
+};
+
+/* What applying a command produced (store) or why it did not apply (node).
+ * Every byte string and array it points to is borrowed from its producer
+ * for as long as the producer says (the store: the result callback). */
 struct cmd_result {
 	enum api_status status;
 	char message[160];  /* human reason when status != API_OK */
@@ -129,6 +209,11 @@ struct cmd_result {
 	uint64_t deleted;   /* DELETE: how many keys */
 	bool has_current;   /* CAS failure: the current entry, if the key exists */
 	struct kv_entry current;
+	/* CMD_TXN with status API_OK: whether every compare held, and one
+	 * result per op of the branch that ran, in order. */
+	bool succeeded;
+	const struct cmd_txn_result *txn;
+	uint32_t n_txn;
 };
 
 /* ---- queries ---- */

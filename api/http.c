@@ -127,6 +127,7 @@ static void req_init(struct api_req *r, struct api_http *h)
 	r->uri = NULL;
 	r->uri_len = 0;
 	r->qres = NULL;
+	r->parsed.txn = NULL; /* the one field api_request_release reads */
 	api_buf_init(&r->body, r->body_inline, sizeof r->body_inline);
 	memset(&r->resp, 0, sizeof r->resp);
 	api_buf_init(&r->resp.body, r->out_inline, sizeof r->out_inline);
@@ -148,6 +149,7 @@ static void req_release(struct api_req *r)
 		r->qres->release(r->qres);
 	r->qres = NULL;
 	free_uri(r);
+	api_request_release(&r->parsed);
 	api_buf_reset(&r->body);
 	api_buf_reset(&r->resp.body);
 	pthread_mutex_lock(&h->pool_mu);

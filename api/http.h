@@ -1,7 +1,7 @@
 /*
  * The HTTP front, the api folder's entry point for server/: a
  * libmicrohttpd daemon on host:port that serves API.md (the endpoints
- * built so far: /v1/kv/<key>, /v1/status, /v1/health) over a backend
+ * built so far: /v1/kv/<key>, /v1/txn, /v1/status, /v1/health) over a backend
  * (backend.h), which the node implements.
  *
  * Each request is parsed and validated on the HTTP thread into a typed

@@ -2,7 +2,8 @@
  * /v1/kv/<key>: parsing into commands and queries, and rendering their
  * results (API.md "Key/value").
  *
- *   GET, HEAD  ?raw ?stale ?recurse ?keys ?index=N ?wait=D  -> QUERY_KV_GET
+ *   GET, HEAD  ?raw ?stale ?recurse ?keys ?index=N ?wait=D
+ *              ?format=env|lines                           -> QUERY_KV_GET
  *   PUT        ?cas=N, body = value                         -> CMD_KV_PUT
  *   DELETE     ?recurse ?cas=N                              -> CMD_KV_DELETE
  *
@@ -11,6 +12,9 @@
  * ?keys lists names under the prefix (it implies ?recurse). ?raw answers
  * one key only. ?wait needs ?index; ?index alone waits API_WAIT_DEFAULT_MS;
  * any wait is cut to API_WAIT_MAX_MS. ?cas does not combine with ?recurse.
+ * ?format renders a listing as text (format.c): it needs ?recurse (a
+ * single key has no NAME: 400 rather than guess), and does not combine
+ * with ?keys or ?raw, which choose other answer shapes.
  * A missing key is 404 for a single-key GET (so `curl -sf` fails) and an
  * empty array for a listing.
  */
@@ -18,17 +22,21 @@
 
 #include "request.h"
 
-enum { P_RAW, P_STALE, P_RECURSE, P_KEYS, P_INDEX, P_WAIT, P_CAS, P_COUNT };
+enum { P_RAW, P_STALE, P_RECURSE, P_KEYS, P_INDEX, P_WAIT, P_CAS, P_FORMAT, P_COUNT };
+
+/* In the order of enum api_format, after "json" (API_FORMAT_JSON). */
+static const char *const formats[] = {"json", "env", "lines", NULL};
 
 #define READS (API_M(API_GET) | API_M(API_HEAD))
 static const struct api_param_spec kv_params[P_COUNT] = {
-    [P_RAW] = {"raw", API_PARAM_FLAG, READS},
-    [P_STALE] = {"stale", API_PARAM_FLAG, READS},
-    [P_RECURSE] = {"recurse", API_PARAM_FLAG, READS | API_M(API_DELETE)},
-    [P_KEYS] = {"keys", API_PARAM_FLAG, READS},
-    [P_INDEX] = {"index", API_PARAM_U64, READS},
-    [P_WAIT] = {"wait", API_PARAM_DURATION, READS},
-    [P_CAS] = {"cas", API_PARAM_U64, API_M(API_PUT) | API_M(API_DELETE)},
+    [P_RAW] = {"raw", API_PARAM_FLAG, READS, NULL},
+    [P_STALE] = {"stale", API_PARAM_FLAG, READS, NULL},
+    [P_RECURSE] = {"recurse", API_PARAM_FLAG, READS | API_M(API_DELETE), NULL},
+    [P_KEYS] = {"keys", API_PARAM_FLAG, READS, NULL},
+    [P_INDEX] = {"index", API_PARAM_U64, READS, NULL},
+    [P_WAIT] = {"wait", API_PARAM_DURATION, READS, NULL},
+    [P_CAS] = {"cas", API_PARAM_U64, API_M(API_PUT) | API_M(API_DELETE), NULL},
+    [P_FORMAT] = {"format", API_PARAM_CHOICE, READS, formats},
 };
 
 static void render_put(const struct api_request *r, const struct cmd_result *res,
@@ -72,6 +80,15 @@ int api_kv_parse(struct api_request *r, const char *key, size_t key_len, const c
 		if (v[P_WAIT].present && !v[P_INDEX].present)
 			return api_request_fail(r, API_BAD_REQUEST,
 						"wait needs index (a blocking query)");
+		r->format = (enum api_format)v[P_FORMAT].u;
+		if (r->format != API_FORMAT_JSON && !v[P_RECURSE].flag)
+			return api_request_fail(r, API_BAD_REQUEST,
+						"format=%s lists a prefix: add recurse",
+						formats[r->format]);
+		if (r->format != API_FORMAT_JSON && (v[P_KEYS].flag || v[P_RAW].flag))
+			return api_request_fail(r, API_BAD_REQUEST,
+						"format=%s does not combine with keys or raw",
+						formats[r->format]);
 		r->action = API_ACTION_QUERY;
 		r->raw = v[P_RAW].flag;
 		r->query.type = QUERY_KV_GET;
@@ -200,13 +217,21 @@ static void render_get(const struct api_request *r, const struct query_result *r
 		out->len = e->value.len;
 		return;
 	}
+	size_t n = res->status == API_OK ? res->n_entries : 0;
+	if (r->format == API_FORMAT_ENV || r->format == API_FORMAT_LINES) {
+		out->content_type = api_ct_text;
+		if (r->format == API_FORMAT_ENV)
+			api_format_env(&out->body, res->entries, n, r->query.key);
+		else
+			api_format_lines(&out->body, res->entries, n);
+		return;
+	}
 	out->content_type = api_ct_json;
 	if (!listing) {
 		api_json_entry(&out->body, &res->entries[0]);
 		return;
 	}
 	api_buf_add(&out->body, "[", 1);
-	size_t n = res->status == API_OK ? res->n_entries : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			api_buf_add(&out->body, ",", 1);

@@ -8,9 +8,10 @@
  *
  * Invariants: when action is API_ACTION_SUBMIT or API_ACTION_QUERY, cmd or
  * query is valid (cmd_encoded_size(&cmd) > 0 once the body is in) and its
- * key points into r->key, so a struct api_request must not be copied or
- * moved while they are in use. When action is API_ACTION_ERROR, status and
- * message say why.
+ * key points into r->key (a transaction's lists into r->txn), so a struct
+ * api_request must not be copied or moved while they are in use. When
+ * action is API_ACTION_ERROR, status and message say why. A parsed request
+ * may own memory (a transaction's): api_request_release frees it.
  */
 #ifndef CAIRN_API_REQUEST_H
 #define CAIRN_API_REQUEST_H
@@ -44,6 +45,15 @@ struct api_limits {
 	size_t max_body;  /* any body, <= API_BODY_MAX */
 };
 
+/* ?format= of a KV listing (API.md "Key/value"). */
+enum api_format {
+	API_FORMAT_JSON = 0, /* the default */
+	API_FORMAT_ENV,      /* NAME='value' lines for eval */
+	API_FORMAT_LINES,    /* key<TAB>value lines */
+};
+
+struct api_txn; /* txn.c: a parsed transaction's lists and bytes */
+
 struct api_request;
 typedef void (*api_render_cmd_fn)(const struct api_request *r, const struct cmd_result *res,
 				  const struct api_meta *meta, struct api_response *out);
@@ -59,6 +69,9 @@ struct api_request {
 	bool wants_body;   /* the body is the command's value: keep it */
 	size_t body_limit; /* a longer body is 413 (kept or not) */
 	bool raw;          /* ?raw */
+	enum api_format format;
+	size_t value_limit;  /* --max-value, for the values inside a JSON body */
+	struct api_txn *txn; /* POST /v1/txn: owned (api_request_release) */
 	struct cmd cmd;
 	struct query query;
 	api_render_cmd_fn render_cmd;
@@ -82,6 +95,10 @@ int api_parse_request(struct api_request *r, const char *method, const char *uri
  */
 int api_parse_body(struct api_request *r, const uint8_t *body, size_t len);
 
+/* Frees what a parsed request owns (a transaction's lists); r may then be
+ * parsed again. Safe on a request whose parse failed, and twice. */
+void api_request_release(struct api_request *r);
+
 /* Turns r into an error answer; fmt is printf-like. Returns -1. */
 int api_request_fail(struct api_request *r, enum api_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -92,18 +109,20 @@ enum api_param_kind {
 	API_PARAM_FLAG,     /* ?raw, ?raw=true|1|false|0 */
 	API_PARAM_U64,      /* ?cas=42 */
 	API_PARAM_DURATION, /* ?wait=10s, in milliseconds */
+	API_PARAM_CHOICE,   /* ?format=env: one of spec->choices */
 };
 
 struct api_param_spec {
 	const char *name;
 	enum api_param_kind kind;
-	unsigned methods; /* API_M(...) bits: the methods that take it */
+	unsigned methods;           /* API_M(...) bits: the methods that take it */
+	const char *const *choices; /* API_PARAM_CHOICE: NULL-terminated */
 };
 
 struct api_param_value {
 	bool present;
 	bool flag;
-	uint64_t u; /* the integer, or the duration in ms */
+	uint64_t u; /* the integer, the duration in ms, or the choice's index */
 };
 
 /*
@@ -119,7 +138,18 @@ int api_parse_params(struct api_request *r, const char *q, size_t len,
 int api_kv_parse(struct api_request *r, const char *key, size_t key_len, const char *q,
 		 size_t q_len, const struct api_limits *lim);
 int api_status_parse(struct api_request *r, const char *q, size_t q_len);
+int api_txn_parse(struct api_request *r, const char *q, size_t q_len, const struct api_limits *lim);
+/* The body of POST /v1/txn (api_parse_body calls it). */
+int api_txn_parse_body(struct api_request *r, const uint8_t *body, size_t len);
 int api_health_parse(struct api_request *r, const char *q, size_t q_len);
+
+/*
+ * ?format=env and ?format=lines of a listing (format.c): appends the text
+ * for entries[0..n) (sorted by key, each starting with prefix) to b.
+ */
+void api_format_env(struct api_buf *b, const struct kv_entry *entries, size_t n,
+		    struct cmd_bytes prefix);
+void api_format_lines(struct api_buf *b, const struct kv_entry *entries, size_t n);
 
 /* Answers for /v1/status and /v1/health (status.c). */
 void api_status_render(const struct api_node_status *st, const struct api_meta *meta,

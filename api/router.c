@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "request.h"
@@ -22,6 +23,7 @@ struct route {
 		ROUTE_KV,
 		ROUTE_STATUS,
 		ROUTE_HEALTH,
+		ROUTE_TXN,
 	} id;
 };
 
@@ -30,6 +32,7 @@ static const struct route routes[] = {
      "GET, HEAD, PUT, DELETE", ROUTE_KV},
     {"/v1/status", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_STATUS},
     {"/v1/health", false, API_M(API_GET) | API_M(API_HEAD), "GET, HEAD", ROUTE_HEALTH},
+    {"/v1/txn", false, API_M(API_POST), "POST", ROUTE_TXN},
 };
 
 static const char *const method_names[] = {
@@ -63,6 +66,7 @@ int api_parse_request(struct api_request *r, const char *method, const char *uri
 	memset(r, 0, offsetof(struct api_request, key));
 	r->method = method_of(method);
 	r->body_limit = lim->max_body;
+	r->value_limit = lim->max_value < lim->max_body ? lim->max_value : lim->max_body;
 
 	const char *qmark = memchr(uri, '?', uri_len);
 	size_t path_len = qmark != NULL ? (size_t)(qmark - uri) : uri_len;
@@ -97,6 +101,8 @@ int api_parse_request(struct api_request *r, const char *method, const char *uri
 		return api_status_parse(r, q, q_len);
 	case ROUTE_HEALTH:
 		return api_health_parse(r, q, q_len);
+	case ROUTE_TXN:
+		return api_txn_parse(r, q, q_len, lim);
 	}
 	return api_request_fail(r, API_INTERNAL, "unrouted");
 }
@@ -106,7 +112,7 @@ int api_parse_body(struct api_request *r, const uint8_t *body, size_t len)
 	if (r->action == API_ACTION_ERROR)
 		return -1;
 	if (len > r->body_limit) {
-		if (r->wants_body)
+		if (r->wants_body && r->cmd.type == CMD_KV_PUT)
 			return api_request_fail(r, API_TOO_LARGE,
 						"value larger than --max-value (%zu bytes)",
 						r->body_limit);
@@ -119,7 +125,15 @@ int api_parse_body(struct api_request *r, const uint8_t *body, size_t len)
 		r->cmd.u.put.value.p = body;
 		r->cmd.u.put.value.len = (uint32_t)len;
 	}
+	if (r->action == API_ACTION_SUBMIT && r->cmd.type == CMD_TXN)
+		return api_txn_parse_body(r, body, len);
 	return 0;
+}
+
+void api_request_release(struct api_request *r)
+{
+	free(r->txn);
+	r->txn = NULL;
 }
 
 /* Decodes a parameter's name or value into dst (cap bytes, then NUL);
@@ -173,6 +187,24 @@ static int parse_value(struct api_request *r, const struct api_param_spec *spec,
 					"invalid value for query parameter \"%s\": expected a "
 					"duration such as 500ms, 10s, 5m or 1h",
 					spec->name);
+	case API_PARAM_CHOICE: {
+		char list[64] = "";
+		size_t used = 0;
+		for (size_t i = 0; spec->choices[i] != NULL; i++) {
+			if (p->value != NULL && rc == 0 && strcmp(val, spec->choices[i]) == 0) {
+				v->u = i;
+				return 0;
+			}
+			int n = snprintf(list + used, sizeof list - used, "%s%s", i > 0 ? ", " : "",
+					 spec->choices[i]);
+			if (n > 0 && (size_t)n < sizeof list - used)
+				used += (size_t)n;
+		}
+		return api_request_fail(r, API_BAD_REQUEST,
+					"invalid value for query parameter \"%s\": expected one "
+					"of %s",
+					spec->name, list);
+	}
 	}
 	return api_request_fail(r, API_INTERNAL, "unknown parameter kind");
 }

@@ -72,6 +72,29 @@ void node_answer_or_park(struct node *n, struct request *rq)
 	watch_add(n->watches, rq);
 }
 
+/* A transaction may change the keys of its puts and deletes; which branch
+ * ran is not known here, so both count (a spurious wake only re-checks). */
+static void match_txn(struct node *n, const struct cmd_txn *t, struct req_list *out)
+{
+	static struct cmd_txn_op ops[2][CMD_TXN_MAX]; /* loop thread only */
+	if (cmd_txn_unpack(t, NULL, ops[0], ops[1]) != 0) {
+		watch_match_all(n->watches, out);
+		return;
+	}
+	uint32_t count[2] = {t->n_success, t->n_failure};
+	for (int b = 0; b < 2; b++) {
+		for (uint32_t i = 0; i < count[b]; i++) {
+			const struct cmd_txn_op *o = &ops[b][i];
+			if (o->kind == CMD_OP_GET)
+				continue;
+			if (o->recurse)
+				watch_match_prefix(n->watches, o->key.p, o->key.len, out);
+			else
+				watch_match_key(n->watches, o->key.p, o->key.len, out);
+		}
+	}
+}
+
 /* Which parked queries may the committed entries concern? */
 static void match_changes(struct node *n, const struct rc_entry *entries, size_t count,
 			  struct req_list *out)
@@ -101,6 +124,9 @@ static void match_changes(struct node *n, const struct rc_entry *entries, size_t
 				watch_match_prefix(n->watches, c.u.del.key.p, c.u.del.key.len, out);
 			else
 				watch_match_key(n->watches, c.u.del.key.p, c.u.del.key.len, out);
+			break;
+		case CMD_TXN:
+			match_txn(n, &c.u.txn, out);
 			break;
 		default:
 			/* A command whose keys the node does not know: be safe. */

@@ -79,6 +79,8 @@ static int apply_command(struct store *st, const struct store_entry *e, struct c
 	case CMD_KV_PUT:
 	case CMD_KV_DELETE:
 		return store_kv_apply(st, e->index, &c, res);
+	case CMD_TXN:
+		return store_txn_apply(st, e->index, &c, res);
 	default:
 		store_set_errmsg(st, "entry %llu: command type %u unknown to the store",
 				 (unsigned long long)e->index, (unsigned)c.type);

@@ -37,6 +37,9 @@ enum store_ns {
 	X(STMT_BEGIN_READ, R, "BEGIN")                                                           \
 	X(STMT_COMMIT, A, "COMMIT")                                                              \
 	X(STMT_ROLLBACK, A, "ROLLBACK")                                                          \
+	X(STMT_TXN_SAVEPOINT, W, "SAVEPOINT txn")                                                \
+	X(STMT_TXN_RELEASE, W, "RELEASE txn")                                                    \
+	X(STMT_TXN_ROLLBACK_TO, W, "ROLLBACK TO txn")                                            \
 	X(STMT_META_GET, A, "SELECT value FROM meta WHERE name = ?1")                            \
 	X(STMT_META_SET, W, "UPDATE meta SET value = ?2 WHERE name = ?1")                        \
 	X(STMT_CONFIG_GET, A, "SELECT config_index, data FROM raft_config WHERE id = 1")         \
@@ -201,5 +204,27 @@ bool store_checkpointer_failed(struct store *st);
 int store_kv_apply(struct store *st, uint64_t index, const struct cmd *c, struct cmd_result *res);
 /* Prunes the oldest tombstones once more than tombstone_max are kept. */
 int store_kv_prune(struct store *st);
+
+/* The building blocks of the commands, shared with store_txn.c. Keys are
+ * valid (the codec checked them); all return 0 or -STORE_E* (fatal). */
+/* Whether key exists (*found); when it does and e is not NULL, *e is its
+ * entry with the bytes copied into st->scratch. */
+int store_kv_read(struct store *st, struct cmd_bytes key, bool *found, struct kv_entry *e);
+/* key = value at index, unconditionally; e (may be NULL) gets the entry as
+ * written, its key and value pointing at the caller's key and value. */
+int store_kv_write(struct store *st, uint64_t index, struct cmd_bytes key, struct cmd_bytes value,
+		   struct kv_entry *e);
+/* Deletes key at index (a tombstone remembers it); *deleted: 0 or 1. */
+int store_kv_remove(struct store *st, uint64_t index, struct cmd_bytes key, uint64_t *deleted);
+/* Deletes every key under prefix (bytewise; "" is everything). */
+int store_kv_remove_prefix(struct store *st, uint64_t index, struct cmd_bytes prefix,
+			   uint64_t *deleted);
+
+/* ---- store_txn.c ---- */
+
+/* Applies c (CMD_TXN, decoded form) at index into res, atomically (see
+ * store_txn.c). Byte strings and the op results live in c's buffer or
+ * st->scratch. 0 or -STORE_E* (fatal). */
+int store_txn_apply(struct store *st, uint64_t index, const struct cmd *c, struct cmd_result *res);
 
 #endif

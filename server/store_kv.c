@@ -88,20 +88,18 @@ static bool cas_holds(const struct kv_head *h, uint64_t cas)
 	return h->found ? cas != 0 && h->modify_index == cas : cas == 0;
 }
 
-/* Fills res as a failed CAS, with a copy of the current entry (in
- * st->scratch) when the key exists. */
-static int cas_failed(struct store *st, struct cmd_bytes key, uint64_t cas, struct cmd_result *res)
+int store_kv_read(struct store *st, struct cmd_bytes key, bool *found, struct kv_entry *e)
 {
-	res->status = API_CAS_FAILED;
 	sqlite3_stmt *s = st->w->stmt[STMT_KV_GET];
 	int rc = store_bind_bytes(s, 1, key.p, key.len);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
+	*found = rc == SQLITE_ROW;
 	int rv = 0;
-	if (rc == SQLITE_ROW) {
-		struct kv_entry *e = &res->current;
+	if (rc == SQLITE_ROW && e != NULL) {
 		const uint8_t *p;
 		size_t n;
+		memset(e, 0, sizeof(*e));
 		e->create_index = store_column_u64(s, 0);
 		e->modify_index = store_column_u64(s, 1);
 		e->version = store_column_u64(s, 2);
@@ -113,25 +111,35 @@ static int cas_failed(struct store *st, struct cmd_bytes key, uint64_t cas, stru
 		if (rv == 0)
 			rv = store_arena_dup(&st->scratch, p, n, &e->value);
 		if (rv != 0) {
-			store_set_errmsg(st, "out of memory copying a CAS failure's entry");
+			store_set_errmsg(st, "out of memory copying an entry");
 			rv = -STORE_ENOMEM;
 		}
-		res->has_current = true;
-		if (cas == 0)
-			snprintf(res->message, sizeof(res->message),
-				 "cas failed: cas=0 requires the key to be absent");
-		else
-			snprintf(res->message, sizeof(res->message),
-				 "cas failed: modify_index is %" PRIu64 ", not %" PRIu64,
-				 e->modify_index, cas);
-	} else if (rc == SQLITE_DONE) {
-		snprintf(res->message, sizeof(res->message),
-			 "cas failed: the key does not exist (cas=%" PRIu64 ")", cas);
-	} else {
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		rv = sql_err(st, rc, "reading a key");
 	}
 	sqlite3_reset(s);
 	return rv;
+}
+
+/* Fills res as a failed CAS, with a copy of the current entry (in
+ * st->scratch) when the key exists. */
+static int cas_failed(struct store *st, struct cmd_bytes key, uint64_t cas, struct cmd_result *res)
+{
+	res->status = API_CAS_FAILED;
+	int rv = store_kv_read(st, key, &res->has_current, &res->current);
+	if (rv != 0)
+		return rv;
+	if (!res->has_current)
+		snprintf(res->message, sizeof(res->message),
+			 "cas failed: the key does not exist (cas=%" PRIu64 ")", cas);
+	else if (cas == 0)
+		snprintf(res->message, sizeof(res->message),
+			 "cas failed: cas=0 requires the key to be absent");
+	else
+		snprintf(res->message, sizeof(res->message),
+			 "cas failed: modify_index is %" PRIu64 ", not %" PRIu64,
+			 res->current.modify_index, cas);
+	return 0;
 }
 
 static bool bad_key(struct cmd_bytes key, bool prefix, struct cmd_result *res)
@@ -158,6 +166,46 @@ static int tomb_forget(struct store *st, struct cmd_bytes key)
 	return 0;
 }
 
+/* Writes key = value at index over what h says is there. */
+static int write_over(struct store *st, uint64_t index, struct cmd_bytes key,
+		      struct cmd_bytes value, const struct kv_head *h, struct kv_entry *e)
+{
+	sqlite3_stmt *s = st->w->stmt[h->found ? STMT_KV_UPDATE : STMT_KV_INSERT];
+	int rc = store_bind_bytes(s, 1, key.p, key.len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_bytes(s, 2, value.p, value.len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_u64(s, 3, index);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_null(s, 4); /* sessions arrive with a later command */
+	if (rc == SQLITE_OK)
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "writing a key");
+	if (!h->found) {
+		int rv = tomb_forget(st, key);
+		if (rv != 0)
+			return rv;
+	}
+	if (e == NULL)
+		return 0;
+	e->key = nonnull(key);
+	e->value = nonnull(value);
+	e->create_index = h->found ? h->create_index : index;
+	e->modify_index = index;
+	e->version = h->found ? h->version + 1 : 1;
+	e->session = nonnull((struct cmd_bytes){0});
+	return 0;
+}
+
+int store_kv_write(struct store *st, uint64_t index, struct cmd_bytes key, struct cmd_bytes value,
+		   struct kv_entry *e)
+{
+	struct kv_head h;
+	int rv = kv_head(st, key, &h);
+	return rv != 0 ? rv : write_over(st, index, key, value, &h, e);
+}
+
 static int kv_put(struct store *st, uint64_t index, const struct cmd_kv_put *p,
 		  struct cmd_result *res)
 {
@@ -169,31 +217,11 @@ static int kv_put(struct store *st, uint64_t index, const struct cmd_kv_put *p,
 		return rv;
 	if (p->has_cas && !cas_holds(&h, p->cas))
 		return cas_failed(st, p->key, p->cas, res);
-	sqlite3_stmt *s = st->w->stmt[h.found ? STMT_KV_UPDATE : STMT_KV_INSERT];
-	int rc = store_bind_bytes(s, 1, p->key.p, p->key.len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_bytes(s, 2, p->value.p, p->value.len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_u64(s, 3, index);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_null(s, 4); /* sessions arrive with a later command */
-	if (rc == SQLITE_OK)
-		rc = store_exec_stmt(s);
-	if (rc != SQLITE_OK)
-		return sql_err(st, rc, "writing a key");
-	if (!h.found) {
-		rv = tomb_forget(st, p->key);
-		if (rv != 0)
-			return rv;
-	}
+	rv = write_over(st, index, p->key, p->value, &h, &res->entry);
+	if (rv != 0)
+		return rv;
 	res->status = API_OK;
 	res->has_entry = true;
-	res->entry.key = nonnull(p->key);
-	res->entry.value = nonnull(p->value);
-	res->entry.create_index = h.found ? h.create_index : index;
-	res->entry.modify_index = index;
-	res->entry.version = h.found ? h.version + 1 : 1;
-	res->entry.session = nonnull((struct cmd_bytes){0});
 	return 0;
 }
 
@@ -229,6 +257,68 @@ int store_kv_prune(struct store *st)
 	return 0;
 }
 
+int store_kv_remove(struct store *st, uint64_t index, struct cmd_bytes key, uint64_t *deleted)
+{
+	sqlite3_stmt *s = st->w->stmt[STMT_KV_DELETE];
+	int rc = store_bind_bytes(s, 1, key.p, key.len);
+	if (rc == SQLITE_OK)
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "deleting a key");
+	*deleted = (uint64_t)sqlite3_changes(st->w->db);
+	if (*deleted == 0)
+		return 0;
+	s = st->w->stmt[STMT_TOMB_PUT];
+	sqlite3_bind_int(s, 1, STORE_NS_KV);
+	rc = store_bind_bytes(s, 2, key.p, key.len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_u64(s, 3, index);
+	if (rc == SQLITE_OK)
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "recording a tombstone");
+	st->tomb_count++;
+	return store_kv_prune(st);
+}
+
+int store_kv_remove_prefix(struct store *st, uint64_t index, struct cmd_bytes prefix,
+			   uint64_t *deleted)
+{
+	uint8_t end[STORE_KEY_BOUND_LEN];
+	size_t end_len = store_prefix_end(prefix.p, prefix.len, end);
+	/* Tombstones first, while the keys are still there to name. */
+	sqlite3_stmt *s = st->w->stmt[STMT_KV_TOMB_RANGE];
+	int rc = store_bind_bytes(s, 1, prefix.p, prefix.len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_bytes(s, 2, end, end_len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_u64(s, 3, index);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, 4, STORE_NS_KV);
+	if (rc == SQLITE_OK)
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "recording tombstones");
+	uint64_t tombs = (uint64_t)sqlite3_changes(st->w->db);
+	s = st->w->stmt[STMT_KV_DELETE_RANGE];
+	rc = store_bind_bytes(s, 1, prefix.p, prefix.len);
+	if (rc == SQLITE_OK)
+		rc = store_bind_bytes(s, 2, end, end_len);
+	if (rc == SQLITE_OK)
+		rc = store_exec_stmt(s);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "deleting keys");
+	*deleted = (uint64_t)sqlite3_changes(st->w->db);
+	if (*deleted != tombs) {
+		store_set_errmsg(
+		    st, "entry %" PRIu64 ": deleted %" PRIu64 " keys but %" PRIu64 " tombstones",
+		    index, *deleted, tombs);
+		return -STORE_EIO;
+	}
+	st->tomb_count += tombs;
+	return tombs > 0 ? store_kv_prune(st) : 0;
+}
+
 static int delete_one(struct store *st, uint64_t index, const struct cmd_kv_delete *d,
 		      struct cmd_result *res)
 {
@@ -242,27 +332,10 @@ static int delete_one(struct store *st, uint64_t index, const struct cmd_kv_dele
 		if (!cas_holds(&h, d->cas))
 			return cas_failed(st, d->key, d->cas, res);
 	}
-	sqlite3_stmt *s = st->w->stmt[STMT_KV_DELETE];
-	int rc = store_bind_bytes(s, 1, d->key.p, d->key.len);
-	if (rc == SQLITE_OK)
-		rc = store_exec_stmt(s);
-	if (rc != SQLITE_OK)
-		return sql_err(st, rc, "deleting a key");
-	res->status = API_OK;
-	res->deleted = (uint64_t)sqlite3_changes(st->w->db);
-	if (res->deleted == 0)
-		return 0;
-	s = st->w->stmt[STMT_TOMB_PUT];
-	sqlite3_bind_int(s, 1, STORE_NS_KV);
-	rc = store_bind_bytes(s, 2, d->key.p, d->key.len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_u64(s, 3, index);
-	if (rc == SQLITE_OK)
-		rc = store_exec_stmt(s);
-	if (rc != SQLITE_OK)
-		return sql_err(st, rc, "recording a tombstone");
-	st->tomb_count++;
-	return store_kv_prune(st);
+	int rv = store_kv_remove(st, index, d->key, &res->deleted);
+	if (rv == 0)
+		res->status = API_OK;
+	return rv;
 }
 
 static int delete_prefix(struct store *st, uint64_t index, const struct cmd_kv_delete *d,
@@ -275,40 +348,10 @@ static int delete_prefix(struct store *st, uint64_t index, const struct cmd_kv_d
 		snprintf(res->message, sizeof(res->message), "cas cannot be combined with recurse");
 		return 0;
 	}
-	uint8_t end[STORE_KEY_BOUND_LEN];
-	size_t end_len = store_prefix_end(d->key.p, d->key.len, end);
-	/* Tombstones first, while the keys are still there to name. */
-	sqlite3_stmt *s = st->w->stmt[STMT_KV_TOMB_RANGE];
-	int rc = store_bind_bytes(s, 1, d->key.p, d->key.len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_bytes(s, 2, end, end_len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_u64(s, 3, index);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 4, STORE_NS_KV);
-	if (rc == SQLITE_OK)
-		rc = store_exec_stmt(s);
-	if (rc != SQLITE_OK)
-		return sql_err(st, rc, "recording tombstones");
-	uint64_t tombs = (uint64_t)sqlite3_changes(st->w->db);
-	s = st->w->stmt[STMT_KV_DELETE_RANGE];
-	rc = store_bind_bytes(s, 1, d->key.p, d->key.len);
-	if (rc == SQLITE_OK)
-		rc = store_bind_bytes(s, 2, end, end_len);
-	if (rc == SQLITE_OK)
-		rc = store_exec_stmt(s);
-	if (rc != SQLITE_OK)
-		return sql_err(st, rc, "deleting keys");
-	res->status = API_OK;
-	res->deleted = (uint64_t)sqlite3_changes(st->w->db);
-	if (res->deleted != tombs) {
-		store_set_errmsg(
-		    st, "entry %" PRIu64 ": deleted %" PRIu64 " keys but %" PRIu64 " tombstones",
-		    index, res->deleted, tombs);
-		return -STORE_EIO;
-	}
-	st->tomb_count += tombs;
-	return tombs > 0 ? store_kv_prune(st) : 0;
+	int rv = store_kv_remove_prefix(st, index, d->key, &res->deleted);
+	if (rv == 0)
+		res->status = API_OK;
+	return rv;
 }
 
 int store_kv_apply(struct store *st, uint64_t index, const struct cmd *c, struct cmd_result *res)

@@ -41,6 +41,11 @@ struct job {
 	/* command results point into these */
 	struct cmd_result res;
 	uint8_t *cur_key, *cur_val;
+	/* CMD_TXN: j->value holds the encoded command, j->cmd its decoded
+	 * form; the op results and the bytes gets copied out of the map */
+	struct cmd_txn_result *txn_res;
+	uint8_t **owned;
+	size_t n_owned;
 };
 
 struct fake {
@@ -152,6 +157,108 @@ static void cas_fail(struct job *j, const struct fentry *e)
 		set_current(j, e);
 }
 
+/* Keeps a copy of p[0..n) alive as long as the job. */
+static const uint8_t *job_copy(struct job *j, const uint8_t *p, size_t n)
+{
+	j->owned = realloc(j->owned, (j->n_owned + 1) * sizeof *j->owned);
+	j->owned[j->n_owned] = dup_bytes(p, n);
+	return j->owned[j->n_owned++];
+}
+
+/* Inserts or updates key (mu held); returns its slot. */
+static size_t fake_write(struct fake *f, struct cmd_bytes key, struct cmd_bytes value)
+{
+	bool found;
+	size_t i = lookup(f, key.p, key.len, &found);
+	if (!found) {
+		if (f->n == f->cap) {
+			f->cap = f->cap ? f->cap * 2 : 16;
+			f->e = realloc(f->e, f->cap * sizeof f->e[0]);
+		}
+		memmove(&f->e[i + 1], &f->e[i], (f->n - i) * sizeof f->e[0]);
+		f->n++;
+		f->e[i].key = dup_bytes(key.p, key.len);
+		f->e[i].klen = key.len;
+		f->e[i].create = f->index;
+		f->e[i].version = 0;
+	} else {
+		free(f->e[i].val);
+	}
+	f->e[i].val = dup_bytes(value.p, value.len);
+	f->e[i].vlen = value.len;
+	f->e[i].modify = f->index;
+	f->e[i].version++;
+	return i;
+}
+
+/* A transaction, as server/store_txn.c applies it (mu held). */
+static void apply_txn(struct fake *f, struct job *j)
+{
+	const struct cmd_txn *t = &j->cmd.u.txn;
+	struct cmd_txn_compare cmp[CMD_TXN_MAX];
+	struct cmd_txn_op ops[2][CMD_TXN_MAX];
+	if (cmd_txn_unpack(t, cmp, ops[0], ops[1]) != 0) {
+		j->res.status = API_INTERNAL;
+		snprintf(j->res.message, sizeof j->res.message, "undecodable transaction");
+		return;
+	}
+	bool holds = true;
+	for (uint32_t i = 0; i < t->n_compare && holds; i++) {
+		bool found;
+		size_t k = lookup(f, cmp[i].key.p, cmp[i].key.len, &found);
+		switch (cmp[i].kind) {
+		case CMD_CMP_MODIFY_INDEX:
+			holds =
+			    cmp[i].index == 0 ? !found : found && f->e[k].modify == cmp[i].index;
+			break;
+		case CMD_CMP_ABSENT:
+			holds = !found;
+			break;
+		case CMD_CMP_PRESENT:
+			holds = found;
+			break;
+		default:
+			holds = found && f->e[k].vlen == cmp[i].value.len &&
+				memcmp(f->e[k].val, cmp[i].value.p, cmp[i].value.len) == 0;
+		}
+	}
+	f->index++;
+	uint32_t n = holds ? t->n_success : t->n_failure;
+	const struct cmd_txn_op *list = ops[holds ? 0 : 1];
+	j->txn_res = calloc(n + 1, sizeof *j->txn_res);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cmd_txn_op *o = &list[i];
+		struct cmd_txn_result *r = &j->txn_res[i];
+		bool found;
+		size_t k = lookup(f, o->key.p, o->key.len, &found);
+		r->kind = o->kind;
+		if (o->kind == CMD_OP_GET && found) {
+			r->found = true;
+			entry_view(&f->e[k], &r->entry);
+			r->entry.key.p = job_copy(j, f->e[k].key, f->e[k].klen);
+			r->entry.value.p = job_copy(j, f->e[k].val, f->e[k].vlen);
+		} else if (o->kind == CMD_OP_PUT) {
+			k = fake_write(f, o->key, o->value);
+			entry_view(&f->e[k], &r->entry);
+			r->entry.key = o->key; /* the job's own bytes */
+			r->entry.value = o->value;
+		} else if (o->kind == CMD_OP_DELETE) {
+			while (k < f->n && (o->recurse ? has_prefix(&f->e[k], o->key.p, o->key.len)
+						       : found && r->deleted == 0)) {
+				remove_at(f, k);
+				r->deleted++;
+			}
+			if (r->deleted > 0)
+				f->last_delete = f->index;
+		}
+	}
+	j->res.status = API_OK;
+	j->res.index = f->index;
+	j->res.succeeded = holds;
+	j->res.txn = j->txn_res;
+	j->res.n_txn = n;
+}
+
 /* Applies j->cmd to the map (mu held); fills j->res. */
 static void apply(struct fake *f, struct job *j)
 {
@@ -159,6 +266,10 @@ static void apply(struct fake *f, struct job *j)
 	struct cmd *c = &j->cmd;
 
 	memset(&j->res, 0, sizeof j->res);
+	if (c->type == CMD_TXN) {
+		apply_txn(f, j);
+		return;
+	}
 	if (c->type == CMD_KV_PUT) {
 		struct cmd_kv_put *p = &c->u.put;
 		size_t i = lookup(f, p->key.p, p->key.len, &found);
@@ -295,6 +406,10 @@ static void fill_meta(struct fake *f, const struct query *q, struct api_meta *m)
 
 static void free_job(struct job *j)
 {
+	for (size_t i = 0; i < j->n_owned; i++)
+		free(j->owned[i]);
+	free(j->owned);
+	free(j->txn_res);
 	free(j->key);
 	free(j->value);
 	free(j->cur_key);
@@ -490,6 +605,21 @@ static void fake_submit(void *impl, const struct cmd *c, api_cmd_done done, void
 	j->cmd = *c;
 	j->cdone = done;
 	j->arg = arg;
+	if (c->type == CMD_TXN) {
+		/* Through the codec, as the node does: the job owns the bytes. */
+		size_t len;
+		if (cmd_encode(c, &j->value, &len) != 0 || cmd_decode(j->value, len, &j->cmd) != 0)
+			abort();
+		pthread_mutex_lock(&f->mu);
+		f->seen.submits++;
+		free(f->seen.value);
+		f->seen.value = dup_bytes(j->value, len);
+		cmd_decode(f->seen.value, len, &f->seen.cmd);
+		pthread_mutex_unlock(&f->mu);
+		dispatch(f, j);
+		returning(f, j);
+		return;
+	}
 	struct cmd_bytes *key = c->type == CMD_KV_PUT ? &j->cmd.u.put.key : &j->cmd.u.del.key;
 	j->key = dup_bytes(key->p, key->len);
 	key->p = j->key;

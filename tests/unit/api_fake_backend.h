@@ -15,7 +15,9 @@
  *                    window between the call's return and the suspend
  *
  * Blocking queries (min_index/wait_ms) wait on the worker in FAKE_ASYNC
- * only; the other modes answer them at once.
+ * only; the other modes answer them at once. Transactions (CMD_TXN) go
+ * through the command codec, as the node's do, and are applied with the
+ * store's semantics (server/store_txn.c), minus the get-bytes bound.
  *
  * Every query result it lends is counted; fake_results_out() says how many
  * the api has not released yet (a leak check).
@@ -57,7 +59,8 @@ void fake_set_last_contact(struct fake *f, uint64_t ms);
 struct fake_seen {
 	unsigned submits;
 	unsigned queries;
-	struct cmd cmd; /* byte strings point into key/value below */
+	struct cmd cmd; /* byte strings point into key/value below (a
+			   transaction's: decoded form over value) */
 	uint8_t key[API_KEY_MAX];
 	uint8_t *value; /* malloc'ed copy, owned by the fake */
 	struct query query;

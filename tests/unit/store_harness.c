@@ -99,6 +99,13 @@ struct store_entry sh_del_s(uint64_t index, const char *key, bool recurse)
 	return sh_del(index, key, strlen(key), recurse, false, 0);
 }
 
+struct store_entry sh_txn(uint64_t index, const struct cmd_txn *t)
+{
+	struct cmd c = {.type = CMD_TXN};
+	c.u.txn = *t;
+	return encode(index, &c);
+}
+
 struct store_entry sh_noop(uint64_t index)
 {
 	return (struct store_entry){.index = index, .term = 1, .type = STORE_ENTRY_NOOP};
@@ -143,12 +150,29 @@ void sh_collect(void *arg, uint64_t index, uint64_t term, const struct cmd_resul
 		copy_entry(&r->r.entry, &r->bytes[0]);
 	if (res->has_current)
 		copy_entry(&r->r.current, &r->bytes[3]);
+	if (res->n_txn > 0) {
+		struct cmd_txn_result *t = calloc(res->n_txn, sizeof(*t));
+		r->txn_bytes = calloc(3 * (size_t)res->n_txn, sizeof(*r->txn_bytes));
+		assert_non_null(t);
+		assert_non_null(r->txn_bytes);
+		memcpy(t, res->txn, res->n_txn * sizeof(*t));
+		for (uint32_t i = 0; i < res->n_txn; i++)
+			if (t[i].kind == CMD_OP_PUT || t[i].found)
+				copy_entry(&t[i].entry, &r->txn_bytes[3 * i]);
+		r->r.txn = t;
+	} else {
+		r->r.txn = NULL;
+	}
 }
 
 void sh_result_free(struct sh_result *res)
 {
 	for (int i = 0; i < 6; i++)
 		free(res->bytes[i]);
+	for (size_t i = 0; res->txn_bytes != NULL && i < 3 * (size_t)res->r.n_txn; i++)
+		free(res->txn_bytes[i]);
+	free(res->txn_bytes);
+	free((void *)res->r.txn);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -296,6 +320,61 @@ uint64_t sh_rng_next(uint64_t *s)
 
 static const char *const sh_wl_prefixes[] = {"a/", "a/b/", "b/", "ab", ""};
 
+/* A random transaction over the workload's keys: 0-3 compares of every
+ * kind, 0-4 ops of every kind in each branch. */
+static struct store_entry workload_txn(uint64_t index, uint64_t *s)
+{
+	static char keys[3 + 8][32];
+	static char vals[8][32];
+	struct cmd_txn_compare cmp[3];
+	struct cmd_txn_op ops[2][4];
+	struct cmd_txn t = {0};
+	size_t nk = 0;
+
+	t.n_compare = (uint32_t)(sh_rng_next(s) % 4);
+	for (uint32_t i = 0; i < t.n_compare; i++, nk++) {
+		snprintf(keys[nk], sizeof(keys[nk]), "%s%llu", sh_wl_prefixes[sh_rng_next(s) % 4],
+			 (unsigned long long)(sh_rng_next(s) % 15));
+		memset(&cmp[i], 0, sizeof(cmp[i]));
+		cmp[i].key =
+		    (struct cmd_bytes){(const uint8_t *)keys[nk], (uint32_t)strlen(keys[nk])};
+		cmp[i].kind = (uint8_t)(1 + sh_rng_next(s) % 4);
+		cmp[i].index = index - 1 - sh_rng_next(s) % (index < 4 ? 1 : 4);
+		cmp[i].value = (struct cmd_bytes){(const uint8_t *)"v", 1};
+	}
+	for (int b = 0; b < 2; b++) {
+		uint32_t n = (uint32_t)(sh_rng_next(s) % 5);
+		for (uint32_t i = 0; i < n; i++, nk++) {
+			struct cmd_txn_op *o = &ops[b][i];
+			size_t vi = nk - t.n_compare;
+			memset(o, 0, sizeof(*o));
+			o->kind = (uint8_t)(1 + sh_rng_next(s) % 3);
+			o->recurse = o->kind == CMD_OP_DELETE && sh_rng_next(s) % 4 == 0;
+			if (o->recurse)
+				snprintf(keys[nk], sizeof(keys[nk]), "%s",
+					 sh_wl_prefixes[sh_rng_next(s) % 5]);
+			else
+				snprintf(keys[nk], sizeof(keys[nk]), "%s%llu",
+					 sh_wl_prefixes[sh_rng_next(s) % 4],
+					 (unsigned long long)(sh_rng_next(s) % 15));
+			snprintf(vals[vi], sizeof(vals[vi]), "t%llu-%u", (unsigned long long)index,
+				 i);
+			o->key = (struct cmd_bytes){(const uint8_t *)keys[nk],
+						    (uint32_t)strlen(keys[nk])};
+			o->value = (struct cmd_bytes){(const uint8_t *)vals[vi],
+						      (uint32_t)strlen(vals[vi])};
+		}
+		if (b == 0)
+			t.n_success = n;
+		else
+			t.n_failure = n;
+	}
+	t.compare = t.n_compare > 0 ? cmp : NULL;
+	t.success = t.n_success > 0 ? ops[0] : NULL;
+	t.failure = t.n_failure > 0 ? ops[1] : NULL;
+	return sh_txn(index, &t);
+}
+
 /* Entry index of a random mix of KV commands over ~60 keys (index picks
  * the operation, so the sequence is the same for every caller). */
 struct store_entry sh_workload_entry(uint64_t seed, uint64_t index)
@@ -322,6 +401,8 @@ struct store_entry sh_workload_entry(uint64_t seed, uint64_t index)
 		return sh_del_s(index, sh_wl_prefixes[sh_rng_next(&s) % 4], true);
 	if (op < 93)
 		return sh_del(index, "ab", 2, true, true, 1); /* refused: cas + recurse */
+	if (op < 97)
+		return workload_txn(index, &s);
 	return sh_noop(index);
 }
 
@@ -391,15 +472,30 @@ char *sh_dump_results(const struct sh_collector *c)
 		}
 		char *d = sh_dump(&q);
 		char line[256];
-		snprintf(line, sizeof(line), "#%llu/%llu deleted=%llu entry=%d current=%d %s\n",
+		snprintf(line, sizeof(line),
+			 "#%llu/%llu deleted=%llu entry=%d current=%d succeeded=%d ops=%u %s\n",
 			 (unsigned long long)r->index, (unsigned long long)r->term,
 			 (unsigned long long)r->r.deleted, r->r.has_entry, r->r.has_current,
-			 r->r.message);
+			 r->r.succeeded, (unsigned)r->r.n_txn, r->r.message);
 		size_t n = strlen(d) + strlen(line);
 		while (len + n + 1 > cap)
 			out = realloc(out, cap *= 2);
 		len += (size_t)sprintf(out + len, "%s%s", line, d);
 		free(d);
+		for (uint32_t k = 0; k < r->r.n_txn; k++) {
+			const struct cmd_txn_result *t = &r->r.txn[k];
+			struct query_result tq = {.status = API_OK, .index = t->deleted};
+			if (t->kind == CMD_OP_PUT || t->found) {
+				tq.entries = (struct kv_entry *)&t->entry;
+				tq.n_entries = 1;
+			}
+			d = sh_dump(&tq);
+			size_t dn = strlen(d);
+			while (len + dn + 16 > cap)
+				out = realloc(out, cap *= 2);
+			len += (size_t)sprintf(out + len, "  op%u %s", (unsigned)t->kind, d);
+			free(d);
+		}
 	}
 	return out;
 }

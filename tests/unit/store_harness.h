@@ -38,14 +38,18 @@ struct store_entry sh_del(uint64_t index, const void *key, size_t klen, bool rec
 			  uint64_t cas);
 struct store_entry sh_del_s(uint64_t index, const char *key, bool recurse);
 struct store_entry sh_noop(uint64_t index);
+/* A CMD_TXN entry of t (built form). */
+struct store_entry sh_txn(uint64_t index, const struct cmd_txn *t);
 void sh_entry_free(struct store_entry *e);
 
-/* A captured result: r with its byte strings pointing into bytes. */
+/* A captured result: r with its byte strings pointing into bytes (and a
+ * transaction's results, r.txn, into txn_bytes). */
 struct sh_result {
 	uint64_t index;
 	uint64_t term;
 	struct cmd_result r;
 	uint8_t *bytes[6];
+	uint8_t **txn_bytes; /* 3 per op result */
 };
 void sh_result_free(struct sh_result *res);
 
@@ -75,7 +79,7 @@ char *sh_dump_store(struct store *st);
 
 /* ---- a deterministic workload: a random mix of KV commands (puts, CAS
  * puts, deletes, CAS deletes, recursive deletes, a refused cas+recurse,
- * noops) over ~60 keys under a few prefixes; entry i depends only on seed
+ * transactions, noops) over ~60 keys under a few prefixes; entry i depends only on seed
  * and i. ---- */
 uint64_t sh_rng_next(uint64_t *state);
 struct store_entry sh_workload_entry(uint64_t seed, uint64_t index);
@@ -85,7 +89,8 @@ void sh_apply_workload(struct store *st, uint64_t seed, uint64_t from, uint64_t 
 		       struct sh_collector *c);
 /* The dumps of every key and prefix query the workload can ask. */
 char *sh_dump_queries(struct store *st);
-/* A dump of every collected result, every field. */
+/* A dump of every collected result, every field (a transaction's op
+ * results included). */
 char *sh_dump_results(const struct sh_collector *c);
 
 /* Opens a store at <dir>/<name> with opts (NULL: defaults). */

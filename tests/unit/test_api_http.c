@@ -123,7 +123,7 @@ static void unknown_path_is_404(void **state)
 	assert_error(req(ts, "GET", "/v1/status/", NULL), 404, "not_found", NULL);
 	assert_error(req(ts, "DELETE", "/", NULL), 404, "not_found", NULL);
 	assert_error(req(ts, "GET", "/v1/%6bv/a", NULL), 404, "not_found", NULL);
-	assert_error(req(ts, "POST", "/v1/txn", "{}"), 404, "not_found", NULL);
+	assert_error(req(ts, "POST", "/v1/txn/x", "{}"), 404, "not_found", NULL);
 	assert_int_equal(fake_seen(ts->fake)->queries + fake_seen(ts->fake)->submits, 0);
 }
 
@@ -264,7 +264,8 @@ static void unknown_and_misplaced_parameters_are_400(void **state)
 	assert_error(req(ts, "GET", "/v1/kv/a?raw&fo%6f=1", NULL), 400, "bad_request",
 		     "\\\"foo\\\"");
 	assert_error(req(ts, "GET", "/v1/kv/a?=1", NULL), 400, "bad_request", "unknown");
-	assert_error(req(ts, "GET", "/v1/kv/a?format=env", NULL), 400, "bad_request", "format");
+	assert_error(req(ts, "GET", "/v1/kv/a?format=env", NULL), 400, "bad_request",
+		     "format=env lists a prefix: add recurse");
 	assert_error(req(ts, "PUT", "/v1/kv/a?session=abc", "v"), 400, "bad_request", "session");
 	assert_error(req(ts, "PUT", "/v1/kv/a?raw", "v"), 400, "bad_request",
 		     "\\\"raw\\\" is not allowed with PUT");
