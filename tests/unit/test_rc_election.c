@@ -21,6 +21,12 @@
  *   responding to RPCs") and dissertation 10.2.1: the vote grant leaves in
  *   msgs_after_persist, with the hard state holding the vote in the same
  *   update.
+ * - The leader-loss hint (rc_peer_unreachable, raftcore.h): a follower told
+ *   that its connection to its leader broke stops honouring the leader's
+ *   lease and times out after heartbeat + a random delay of at most T/4,
+ *   instead of [T, 2T). It is only a hint: about any other peer, or to a
+ *   leader, it changes nothing, and a follower told alone still needs a
+ *   PreVote majority, which followers still hearing the leader refuse.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +37,7 @@
 #include "rc_harness.h"
 
 #define T 100 /* h_init's election timeout */
+#define HB 10 /* h_init's heartbeat */
 
 static struct rc_message vote_req(rc_id from, rc_id to, rc_term term, bool prevote,
 				  rc_index last_index, rc_term last_term)
@@ -377,6 +384,220 @@ static void candidate_requests_votes_only_after_persisting_its_term(void **state
 	h_free(&c);
 }
 
+static void follower_told_leader_unreachable_times_out_within_heartbeat_and_quarter_t(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	bool seen[HB + T / 4 + 1] = {false};
+	int distinct = 0;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		h_init(&c, 3, seed);
+		h_elect(&c, 1);
+		h_clear_msgs(&c);
+		/* Node 2 heard the leader just now: its own timeout is [T, 2T)
+		 * away. Its connection to node 1 breaks. */
+		rc_peer_unreachable(h_r(&c, 2), 1);
+		h_take(&c, 2);
+		assert_int_equal(rc_role(h_r(&c, 2)), RC_FOLLOWER);
+		uint64_t t = ms_until_campaign(&c, 2);
+		assert_int_equal(rc_role(h_r(&c, 2)), RC_PRECANDIDATE);
+		assert_true(t >= HB && t <= HB + T / 4);
+		if (!seen[t]) {
+			seen[t] = true;
+			distinct++;
+		}
+		/* The next round (no leader to hint about) is a normal one. */
+		uint64_t again = ms_until_campaign(&c, 2);
+		assert_true(again >= T && again < 2 * T);
+		h_free(&c);
+	}
+	/* A random delay, so followers told together do not collide. */
+	assert_true(distinct >= 8);
+}
+
+static void follower_told_leader_unreachable_stops_honouring_its_lease(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 21);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	struct rc_replica *r2 = h_r(&c, 2);
+	rc_term term = rc_term_of(r2);
+	rc_index last = rc_last_index(r2);
+	struct rc_message pv = vote_req(3, 2, term + 1, true, last, rc_entry_at(r2, last)->term);
+	/* Within the lease the PreVote is not even answered... */
+	h_step(&c, &pv);
+	assert_int_equal(vote_answer(&c, 2, 3), -1);
+	/* ...and, told that the leader is gone, the same one is granted at
+	 * once, long before an election timeout passed. */
+	rc_peer_unreachable(r2, 1);
+	h_take(&c, 2);
+	h_step(&c, &pv);
+	assert_int_equal(vote_answer(&c, 2, 3), 1);
+	assert_int_equal(rc_term_of(r2), term);
+	assert_int_equal(rc_vote_of(r2), 1);
+	/* Hearing the leader again restores the lease. */
+	h_clear_msgs(&c);
+	h_tick(&c, 1, HB);
+	h_deliver_matching(&c, RC_MSG_APPEND, 1, 2);
+	h_clear_msgs(&c);
+	h_step(&c, &pv);
+	assert_int_equal(vote_answer(&c, 2, 3), -1);
+	h_free(&c);
+}
+
+static void followers_told_leader_crashed_elect_a_new_leader_well_before_t(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	for (uint64_t seed = 1; seed <= 10; seed++) {
+		h_init(&c, 3, seed);
+		h_elect(&c, 1);
+		rc_term term = rc_term_of(h_r(&c, 1));
+		/* The leader's process dies; both followers see their
+		 * connections to it close. They last heard it just now. */
+		h_crash(&c, 1);
+		h_clear_msgs(&c);
+		rc_peer_unreachable(h_r(&c, 2), 1);
+		rc_peer_unreachable(h_r(&c, 3), 1);
+		h_take(&c, 2);
+		h_take(&c, 3);
+		uint64_t t = 0;
+		rc_id leader = 0;
+		while (!leader && t < 3 * T) {
+			h_tick(&c, 2, 1);
+			h_tick(&c, 3, 1);
+			h_deliver_all(&c, 1000);
+			t++;
+			leader = h_leader(&c);
+		}
+		assert_true(leader == 2 || leader == 3);
+		assert_true(t < T / 2);
+		assert_int_equal(rc_term_of(h_r(&c, leader)), term + 1);
+		h_free(&c);
+	}
+}
+
+static void unreachable_hint_about_a_non_leader_or_to_a_leader_changes_nothing(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 22);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	struct rc_replica *r1 = h_r(&c, 1), *r2 = h_r(&c, 2);
+	rc_term term = rc_term_of(r1);
+	rc_index last = rc_last_index(r2);
+	rc_term last_term = rc_entry_at(r2, last)->term;
+
+	/* A follower told about a peer that is not its leader (or about no
+	 * peer): the lease holds and the timeout stays in [T, 2T). */
+	rc_peer_unreachable(r2, 3);
+	rc_peer_unreachable(r2, 0);
+	rc_peer_unreachable(r2, 2);
+	h_take(&c, 2);
+	assert_int_equal(c.n_msgs, 0);
+	struct rc_message pv = vote_req(3, 2, term + 1, true, last, last_term);
+	h_step(&c, &pv);
+	assert_int_equal(vote_answer(&c, 2, 3), -1);
+	uint64_t t = ms_until_campaign(&c, 2);
+	assert_true(t >= T && t < 2 * T);
+	h_free(&c);
+
+	/* A leader told about anyone, itself included: it keeps its lease,
+	 * so a disruptive higher-term vote request is still ignored. */
+	h_init(&c, 3, 23);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	r1 = h_r(&c, 1);
+	term = rc_term_of(r1);
+	last = rc_last_index(r1);
+	for (rc_id id = 0; id <= 3; id++)
+		rc_peer_unreachable(r1, id);
+	h_take(&c, 1);
+	assert_int_equal(rc_role(r1), RC_LEADER);
+	assert_int_equal(c.n_msgs, 0);
+	struct rc_message v = vote_req(3, 1, term + 1, false, last, term);
+	h_step(&c, &v);
+	assert_int_equal(rc_role(r1), RC_LEADER);
+	assert_int_equal(rc_term_of(r1), term);
+	assert_int_equal(vote_answer(&c, 1, 3), -1);
+	/* And it goes on leading as before. */
+	h_run(&c, 3 * T, HB);
+	assert_int_equal(h_leader(&c), 1);
+	assert_int_equal(rc_term_of(r1), term);
+	h_free(&c);
+}
+
+struct vote_req_watch {
+	rc_id candidate;
+	int prevotes_sent;    /* PreVote requests the candidate sent */
+	int votes_sent;       /* real vote requests it sent */
+	int prevotes_granted; /* granted PreVote answers addressed to it */
+};
+
+static void watch_vote_reqs(struct h_cluster *c, rc_id id, const struct rc_update *u, void *arg)
+{
+	(void)c;
+	struct vote_req_watch *w = arg;
+	const struct rc_message *lists[2] = {u->msgs, u->msgs_after_persist};
+	size_t counts[2] = {u->n_msgs, u->n_msgs_after_persist};
+	for (int l = 0; l < 2; l++) {
+		for (size_t i = 0; i < counts[l]; i++) {
+			const struct rc_message *m = &lists[l][i];
+			if (m->type == RC_MSG_VOTE && id == w->candidate && m->to != id) {
+				if (m->u.vote.prevote)
+					w->prevotes_sent++;
+				else
+					w->votes_sent++;
+			}
+			if (m->type == RC_MSG_VOTE_RESP && m->to == w->candidate &&
+			    m->from != w->candidate && m->u.vote_resp.prevote &&
+			    m->u.vote_resp.granted)
+				w->prevotes_granted++;
+		}
+	}
+}
+
+static void single_follower_told_leader_unreachable_cannot_disrupt_it(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct vote_req_watch w = {.candidate = 2};
+	h_init(&c, 3, 24);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	rc_term term = rc_term_of(h_r(&c, 1));
+	c.observe = watch_vote_reqs;
+	c.observe_arg = &w;
+	/* Only node 2's link from the leader broke; node 3 still hears it. */
+	c.drop[1][2] = true;
+	rc_peer_unreachable(h_r(&c, 2), 1);
+	h_take(&c, 2);
+	h_run(&c, HB + T / 4 + 1, 1);
+	assert_true(w.prevotes_sent + w.votes_sent >= 2); /* it asked, soon */
+	h_run(&c, 5 * T, HB);
+	/* Node 3 and the leader hold the leader's lease: nobody granted, and
+	 * leader and terms are as before. */
+	assert_int_equal(h_leader(&c), 1);
+	assert_int_equal(rc_term_of(h_r(&c, 1)), term);
+	assert_int_equal(rc_term_of(h_r(&c, 3)), term);
+	assert_int_equal(rc_leader(h_r(&c, 3)), 1);
+	assert_int_equal(rc_term_of(h_r(&c, 2)), term);
+	assert_int_equal(w.prevotes_granted, 0);
+	assert_int_equal(w.votes_sent, 0); /* it never got past PreVote */
+	/* The link comes back: node 2 follows the same leader, same term. */
+	h_heal(&c);
+	h_run(&c, 3 * T, HB);
+	assert_int_equal(h_leader(&c), 1);
+	assert_int_equal(rc_term_of(h_r(&c, 1)), term);
+	assert_int_equal(rc_term_of(h_r(&c, 2)), term);
+	assert_int_equal(rc_leader(h_r(&c, 2)), 1);
+	assert_int_equal(rc_role(h_r(&c, 2)), RC_FOLLOWER);
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +611,12 @@ int main(void)
 	    cmocka_unit_test(candidate_with_less_up_to_date_log_is_refused),
 	    cmocka_unit_test(vote_grant_leaves_only_after_persisting_the_vote),
 	    cmocka_unit_test(candidate_requests_votes_only_after_persisting_its_term),
+	    cmocka_unit_test(
+		follower_told_leader_unreachable_times_out_within_heartbeat_and_quarter_t),
+	    cmocka_unit_test(follower_told_leader_unreachable_stops_honouring_its_lease),
+	    cmocka_unit_test(followers_told_leader_crashed_elect_a_new_leader_well_before_t),
+	    cmocka_unit_test(unreachable_hint_about_a_non_leader_or_to_a_leader_changes_nothing),
+	    cmocka_unit_test(single_follower_told_leader_unreachable_cannot_disrupt_it),
 	};
 	return cmocka_run_group_tests_name("rc_election", tests, NULL, NULL);
 }

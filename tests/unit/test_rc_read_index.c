@@ -14,6 +14,11 @@
  * AppendEntries and echoed back: a round confirms the reads queued before
  * it was sent, not after. Every read is answered exactly once: ready, or
  * failed (leadership lost, no leader).
+ * A read forwarded by a follower fails when the follower's known leader
+ * changes for any reason (a newer leader, or the follower campaigning
+ * itself, PreVote or TimeoutNow) and when no answer came within one
+ * election timeout (the request or its answer was lost); a late answer
+ * after that is ignored.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -318,6 +323,160 @@ static void single_voter_leader_confirms_reads_by_itself(void **state)
 	h_free(&c);
 }
 
+/* Node 2 of a fresh cluster (seed) led by node 1, ticked alone from the
+ * election on: how many ms until it campaigns. */
+static uint64_t follower_timeout(uint64_t seed, bool prevote)
+{
+	struct h_cluster c;
+	struct rc_options o;
+	h_default_opts(&o, seed);
+	o.prevote = prevote;
+	h_init_opts(&c, 3, &o);
+	h_elect(&c, 1);
+	uint64_t t = 0;
+	while (rc_role(h_r(&c, 2)) == RC_FOLLOWER) {
+		h_tick(&c, 2, 1);
+		t++;
+		assert_true(t < 2 * T);
+	}
+	h_free(&c);
+	return t;
+}
+
+static void forwarded_read_fails_when_its_follower_starts_campaigning(void **state)
+{
+	(void)state;
+	for (int prevote = 1; prevote >= 0; prevote--) {
+		/* The same cluster twice: the first run tells when node 2 times
+		 * out, so that the second can forward a read shortly before,
+		 * well within the read's own expiry. */
+		uint64_t t_out = follower_timeout(31, prevote);
+		struct h_cluster c;
+		struct rc_options o;
+		h_default_opts(&o, 31);
+		o.prevote = prevote;
+		h_init_opts(&c, 3, &o);
+		h_elect(&c, 1);
+		h_clear_msgs(&c);
+		h_tick(&c, 2, t_out - 5);
+		assert_int_equal(rc_role(h_r(&c, 2)), RC_FOLLOWER);
+		assert_int_equal(rc_read_index(h_r(&c, 2), 12), 0);
+		h_take(&c, 2);
+		h_clear_msgs(&c); /* the leader never sees it */
+		for (int i = 0; i < 4; i++) {
+			h_tick(&c, 2, 1);
+			assert_int_equal(rc_role(h_r(&c, 2)), RC_FOLLOWER);
+			assert_null(answered(&c, 2, 12));
+		}
+		h_tick(&c, 2, 1);
+		assert_int_equal(rc_role(h_r(&c, 2)), prevote ? RC_PRECANDIDATE : RC_CANDIDATE);
+		assert_int_equal(rc_leader(h_r(&c, 2)), 0);
+		const struct rc_read *rd = answered(&c, 2, 12);
+		assert_non_null(rd);
+		assert_true(rd->status != 0);
+		h_free(&c);
+	}
+}
+
+static void forwarded_read_fails_when_its_follower_is_handed_leadership(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 32);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	/* Node 3 forwards a read; before the leader sees it, the leader
+	 * hands leadership to node 3 (TimeoutNow). */
+	assert_int_equal(rc_read_index(h_r(&c, 3), 13), 0);
+	h_take(&c, 3);
+	assert_int_equal(rc_transfer_leadership(h_r(&c, 1), 3), 0);
+	h_take(&c, 1);
+	deliver_one(&c, RC_MSG_TIMEOUT_NOW, 1, 3);
+	assert_int_equal(rc_role(h_r(&c, 3)), RC_CANDIDATE);
+	const struct rc_read *rd = answered(&c, 3, 13);
+	assert_non_null(rd);
+	assert_true(rd->status != 0);
+	/* Whatever node 1 answers later is not a second answer. */
+	h_deliver_all(&c, 1000);
+	h_run(&c, 2 * T, HB);
+	assert_int_equal(h_leader(&c), 3);
+	assert_non_null(answered(&c, 3, 13));
+	h_free(&c);
+}
+
+/* Runs leader 1 and follower 2 for ms, HB at a time, keeping node 2 a
+ * happy follower of node 1 (everything but read traffic is delivered);
+ * asserts read ctx on node 2 stays unanswered. */
+static void run_without_read_traffic(struct h_cluster *c, uint64_t ms, uint64_t ctx)
+{
+	for (uint64_t t = 0; t < ms; t += HB) {
+		h_tick(c, 1, HB);
+		h_tick(c, 2, HB);
+		h_deliver_matching(c, RC_MSG_APPEND, 0, 0);
+		h_deliver_matching(c, RC_MSG_APPEND_RESP, 0, 0);
+		assert_null(answered(c, 2, ctx));
+		assert_int_equal(rc_role(h_r(c, 2)), RC_FOLLOWER);
+		assert_int_equal(rc_leader(h_r(c, 2)), 1);
+	}
+}
+
+static void forwarded_read_fails_when_its_request_is_lost(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 33);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	assert_int_equal(rc_read_index(h_r(&c, 2), 14), 0);
+	h_take(&c, 2);
+	long i = h_find_msg(&c, RC_MSG_READ_INDEX, 2, 1);
+	assert_true(i >= 0);
+	h_drop_at(&c, (size_t)i);
+	/* The leader is alive and heard: only the time limit can end it. */
+	run_without_read_traffic(&c, T - HB, 14);
+	h_tick(&c, 2, HB);
+	assert_int_equal(rc_leader(h_r(&c, 2)), 1);
+	const struct rc_read *rd = answered(&c, 2, 14);
+	assert_non_null(rd);
+	assert_true(rd->status != 0);
+	h_free(&c);
+}
+
+static void forwarded_read_fails_when_its_answer_is_lost(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 34);
+	h_elect(&c, 1);
+	h_clear_msgs(&c);
+	assert_int_equal(rc_read_index(h_r(&c, 2), 15), 0);
+	h_take(&c, 2);
+	/* The leader confirms the read; its answer is lost. */
+	deliver_one(&c, RC_MSG_READ_INDEX, 2, 1);
+	while (h_find_msg(&c, RC_MSG_READ_INDEX_RESP, 1, 2) < 0) {
+		size_t n = h_deliver_matching(&c, RC_MSG_APPEND, 0, 0) +
+			   h_deliver_matching(&c, RC_MSG_APPEND_RESP, 0, 0);
+		assert_true(n > 0);
+	}
+	long i = h_find_msg(&c, RC_MSG_READ_INDEX_RESP, 1, 2);
+	struct h_msg late;
+	h_copy_msg(&c, (size_t)i, &late);
+	assert_true(late.m.u.read_index_resp.ok);
+	h_drop_at(&c, (size_t)i);
+	run_without_read_traffic(&c, T - HB, 15);
+	h_tick(&c, 2, HB);
+	const struct rc_read *rd = answered(&c, 2, 15);
+	assert_non_null(rd);
+	assert_true(rd->status != 0);
+	/* The answer turns up after all: the read was already answered. */
+	h_inject(&c, &late);
+	h_msg_free(&late);
+	deliver_one(&c, RC_MSG_READ_INDEX_RESP, 1, 2);
+	assert_non_null(answered(&c, 2, 15)); /* still exactly once */
+	assert_int_equal(h_node(&c, 2)->n_reads, 1);
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +489,10 @@ int main(void)
 	    cmocka_unit_test(follower_without_leader_fails_read_at_once),
 	    cmocka_unit_test(partitioned_old_leader_cannot_confirm_a_read),
 	    cmocka_unit_test(single_voter_leader_confirms_reads_by_itself),
+	    cmocka_unit_test(forwarded_read_fails_when_its_follower_starts_campaigning),
+	    cmocka_unit_test(forwarded_read_fails_when_its_follower_is_handed_leadership),
+	    cmocka_unit_test(forwarded_read_fails_when_its_request_is_lost),
+	    cmocka_unit_test(forwarded_read_fails_when_its_answer_is_lost),
 	};
 	return cmocka_run_group_tests_name("rc_read_index", tests, NULL, NULL);
 }

@@ -22,6 +22,15 @@
  *   leader counts itself only once its own write is durable; nothing is
  *   applied beyond the durable index; committed entries are handed out
  *   once, in order.
+ * - Commit propagation (Raft 5.3: a follower learns the commit index up to
+ *   the entries it is known to share with the leader): a follower whose
+ *   acknowledgement arrives after the leader committed the entry gets an
+ *   empty AppendEntries carrying the commit at once, in the same update,
+ *   not at the next heartbeat; and such a commit-only AppendEntries goes
+ *   out once, not again with every update while nothing changed.
+ * - No probe storms: a rejection that leaves the probe where it is (such
+ *   as a duplicate of one already handled) sends no second probe; the
+ *   heartbeat tick probes again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -738,6 +747,171 @@ static void committed_entries_are_handed_out_once_in_order(void **state)
 	h_free(&c);
 }
 
+/* Takes leader id's update n times by hand, its clock moving 1 ms before
+ * each (less than a heartbeat in all) and routing nothing; counts the
+ * AppendEntries to `to` in each (per[0..n-1]); returns the total. The last
+ * one seen is copied to *last when not NULL. */
+static size_t appends_per_update(struct h_cluster *c, rc_id id, rc_id to, int n, size_t *per,
+				 struct rc_message *last)
+{
+	struct h_node *nd = h_node(c, id);
+	size_t total = 0;
+	for (int k = 0; k < n; k++) {
+		nd->now += 1;
+		rc_tick(nd->r, nd->now);
+		struct rc_update u;
+		rc_take_update(nd->r, &u);
+		per[k] = 0;
+		for (size_t i = 0; i < u.n_msgs; i++) {
+			if (u.msgs[i].type != RC_MSG_APPEND || u.msgs[i].to != to)
+				continue;
+			per[k]++;
+			if (last)
+				*last = u.msgs[i];
+		}
+		total += per[k];
+	}
+	return total;
+}
+
+/* Nodes 1 (leader), 2, 3 in sync, a heartbeat just sent; node 1 proposes
+ * x and both followers store it and acknowledge it. The two
+ * acknowledgements are left queued. Returns x. */
+static rc_index late_ack_setup(struct h_cluster *c, uint64_t seed)
+{
+	h_init(c, 3, seed);
+	h_elect(c, 1);
+	h_tick(c, 1, HB);
+	h_deliver_all(c, 1000);
+	h_clear_msgs(c);
+	rc_index x = h_propose(c, 1, 'x');
+	deliver_one(c, RC_MSG_APPEND, 1, 2);
+	deliver_one(c, RC_MSG_APPEND, 1, 3);
+	assert_int_equal(h_count_msgs(c, RC_MSG_APPEND_RESP, 2, 1), 1);
+	assert_int_equal(h_count_msgs(c, RC_MSG_APPEND_RESP, 3, 1), 1);
+	assert_int_equal(c->n_msgs, 2);
+	assert_true(rc_commit_index(h_r(c, 1)) < x);
+	return x;
+}
+
+static void follower_acknowledging_after_the_commit_learns_it_at_once(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	rc_index x = late_ack_setup(&c, 21);
+	struct rc_replica *r2 = h_r(&c, 2);
+	/* Node 3's acknowledgement commits x; whatever that makes the leader
+	 * send node 2 arrives before node 2's own acknowledgement does. */
+	deliver_one(&c, RC_MSG_APPEND_RESP, 3, 1);
+	assert_int_equal(rc_commit_index(h_r(&c, 1)), x);
+	h_deliver_matching(&c, 0, 1, 0);
+	h_deliver_matching(&c, 0, 3, 1);
+	assert_int_equal(rc_last_index(r2), x);
+	assert_true(rc_commit_index(r2) < x);
+	assert_true(h_node(&c, 2)->applied < x);
+	/* The leader learns node 2 holds x: in that same update, with no
+	 * tick, it tells node 2 that x is committed. */
+	deliver_one(&c, RC_MSG_APPEND_RESP, 2, 1);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_APPEND, 1, 2), 1);
+	long i = h_find_msg(&c, RC_MSG_APPEND, 1, 2);
+	assert_int_equal(c.msgs[i].m.u.append.n_entries, 0);
+	assert_int_equal(c.msgs[i].m.u.append.commit, x);
+	deliver_one(&c, RC_MSG_APPEND, 1, 2);
+	assert_int_equal(rc_commit_index(r2), x);
+	assert_int_equal(h_node(&c, 2)->applied, x); /* update.committed had it */
+	assert_int_equal(h_node(&c, 2)->apply_out_of_order, 0);
+	h_free(&c);
+}
+
+static void leader_sends_no_repeated_commit_only_append_while_nothing_changes(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	rc_index x = late_ack_setup(&c, 22);
+	struct rc_replica *r1 = h_r(&c, 1);
+	long i = h_find_msg(&c, RC_MSG_APPEND_RESP, 3, 1);
+	struct rc_message ack3 = c.msgs[i].m;
+	i = h_find_msg(&c, RC_MSG_APPEND_RESP, 2, 1);
+	struct rc_message ack2 = c.msgs[i].m;
+	h_clear_msgs(&c);
+	/* Steps by hand, so that a leader that kept sending would show it
+	 * update after update (the harness would spin on it). */
+	enum { TURNS = 4 }; /* 2 * TURNS ms in all: no heartbeat is due */
+	size_t per[TURNS];
+	assert_int_equal(rc_step(r1, &ack3), 0);
+	assert_int_equal(rc_commit_index(r1), x);
+	/* Node 2 cannot learn x before the leader knows it holds x: nothing
+	 * it could learn, so at most one message, and not again. */
+	size_t n = appends_per_update(&c, 1, 2, TURNS, per, NULL);
+	assert_true(n <= 1);
+	for (int k = 1; k < TURNS; k++)
+		assert_int_equal(per[k], 0);
+	/* Node 2's acknowledgement: one commit-only AppendEntries, in the
+	 * first update, then silence until the heartbeat. */
+	assert_int_equal(rc_step(r1, &ack2), 0);
+	struct rc_message m;
+	n = appends_per_update(&c, 1, 2, TURNS, per, &m);
+	assert_int_equal(per[0], 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(m.u.append.commit, x);
+	assert_int_equal(m.u.append.n_entries, 0);
+	h_free(&c);
+}
+
+static void duplicated_rejection_sends_no_second_probe(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	h_init(&c, 3, 23);
+	h_elect(&c, 1);
+	for (int k = 0; k < 3; k++)
+		h_propose(&c, 1, (uint8_t)k);
+	h_deliver_all(&c, 1000);
+	h_tick(&c, 1, HB);
+	h_deliver_all(&c, 1000);
+	h_clear_msgs(&c);
+	rc_index match = rc_last_index(h_r(&c, 1));
+	assert_int_equal(rc_last_index(h_r(&c, 3)), match);
+	/* Node 3 comes back with an empty log (its disk was replaced): it
+	 * rejects every probe at the match the leader knows, and each of its
+	 * rejections asks for the very probe it answers. */
+	h_set_log(&c, 3, NULL, 0);
+	h_propose(&c, 1, 'y');
+	h_deliver_all(&c, 1000);
+	h_tick(&c, 1, HB); /* no progress from node 3: it is probed */
+	h_deliver_matching(&c, 0, 1, 2);
+	h_deliver_matching(&c, 0, 2, 1);
+	long i = h_find_msg(&c, RC_MSG_APPEND, 1, 3);
+	assert_true(i >= 0);
+	assert_int_equal(c.msgs[i].m.u.append.prev_index, match);
+	h_deliver_at(&c, (size_t)i);
+	i = h_find_msg(&c, RC_MSG_APPEND_RESP, 3, 1);
+	assert_true(i >= 0);
+	assert_false(c.msgs[i].m.u.append_resp.success);
+	struct h_msg dup;
+	h_copy_msg(&c, (size_t)i, &dup);
+	h_deliver_at(&c, (size_t)i);
+	size_t probes = h_count_msgs(&c, RC_MSG_APPEND, 1, 3);
+	assert_true(probes <= 1);
+	/* The network delivers that rejection twice more. */
+	for (int k = 0; k < 2; k++) {
+		h_inject(&c, &dup);
+		deliver_one(&c, RC_MSG_APPEND_RESP, 3, 1);
+		assert_int_equal(h_count_msgs(&c, RC_MSG_APPEND, 1, 3), probes);
+	}
+	h_msg_free(&dup);
+	/* Nor does the exchange feed itself: left alone, it dies out, and the
+	 * heartbeat tick sends one probe per interval. */
+	assert_true(h_deliver_all(&c, 100) < 100);
+	assert_int_equal(c.n_msgs, 0);
+	for (int k = 0; k < 3; k++) {
+		h_tick(&c, 1, HB);
+		assert_int_equal(h_count_msgs(&c, RC_MSG_APPEND, 1, 3), 1);
+		assert_true(h_deliver_all(&c, 100) < 100);
+	}
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -759,6 +933,9 @@ int main(void)
 	    cmocka_unit_test(leader_does_not_count_itself_before_its_persist),
 	    cmocka_unit_test(nothing_is_applied_beyond_the_durable_index),
 	    cmocka_unit_test(committed_entries_are_handed_out_once_in_order),
+	    cmocka_unit_test(follower_acknowledging_after_the_commit_learns_it_at_once),
+	    cmocka_unit_test(leader_sends_no_repeated_commit_only_append_while_nothing_changes),
+	    cmocka_unit_test(duplicated_rejection_sends_no_second_probe),
 	};
 	return cmocka_run_group_tests_name("rc_replication", tests, NULL, NULL);
 }

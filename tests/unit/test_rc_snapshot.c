@@ -20,6 +20,12 @@
  * - The leader keeps only its newest snapshot: a new one restarts a
  *   transfer in progress; a chunk lost in the network is resent after an
  *   election timeout.
+ * - A follower whose log conflicts with the leader's at the leader's
+ *   compaction point (it holds another term at that index) cannot be
+ *   found by probing: the leader sends the snapshot instead of probing it
+ *   forever, and a duplicate of the rejection sends nothing more.
+ * - Duplicated answers do not multiply the chunks in flight: a duplicated
+ *   chunk acknowledgement sends no second chunk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -452,6 +458,127 @@ static void follower_holding_snapshot_entry_does_not_install_it(void **state)
 	h_free(&c);
 }
 
+/* Delivers the first queued message of that type from -> to; asserts one
+ * is there. */
+static void deliver_one(struct h_cluster *c, uint8_t type, rc_id from, rc_id to)
+{
+	long i = h_find_msg(c, type, from, to);
+	assert_true(i >= 0);
+	h_deliver_at(c, (size_t)i);
+}
+
+static void rejection_conflicting_at_the_compaction_point_gets_a_snapshot(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct rc_options o;
+	h_default_opts(&o, 10);
+	o.snapshot_trailing = 0;
+	o.snapshot_chunk_bytes = CHUNK;
+	h_init_opts(&c, 3, &o);
+	/* Nodes 1 and 2 hold index 3 of term 3; node 3 holds index 3 of
+	 * term 2 (from a leader nobody followed). */
+	const rc_term good[] = {1, 3, 3}, bad[] = {1, 2, 2};
+	h_set_log(&c, 1, good, 3);
+	h_set_log(&c, 2, good, 3);
+	h_set_log(&c, 3, bad, 3);
+	h_isolate(&c, 3, true);
+	h_elect(&c, 1);
+	assert_int_equal(rc_commit_index(h_r(&c, 1)), 4);
+	/* Node 1 compacts up to index 3 (C): its log starts after C. */
+	assert_int_equal(h_snapshot(&c, 1, 3, 2 * CHUNK + 50), 0);
+	assert_int_equal(rc_first_index(h_r(&c, 1)), 4);
+	h_isolate(&c, 3, false);
+	h_clear_msgs(&c);
+	/* Node 3 rejects the probe at C: it holds term 2 there, and every
+	 * index the leader could probe below C is compacted. */
+	long i = -1;
+	for (int t = 0; t < 5 && i < 0; t++) {
+		h_tick(&c, 1, HB);
+		h_deliver_matching(&c, RC_MSG_APPEND, 1, 3);
+		i = h_find_msg(&c, RC_MSG_APPEND_RESP, 3, 1);
+	}
+	assert_true(i >= 0);
+	const struct rc_msg_append_resp *rej = &c.msgs[i].m.u.append_resp;
+	assert_false(rej->success);
+	assert_int_equal(rej->hint_index, 3);
+	assert_int_equal(rej->hint_term, 2);
+	struct h_msg dup;
+	h_copy_msg(&c, (size_t)i, &dup);
+	h_clear_msgs(&c);
+	h_inject(&c, &dup);
+	deliver_one(&c, RC_MSG_APPEND_RESP, 3, 1);
+	/* The answer is the snapshot's first chunk, and nothing else. */
+	assert_int_equal(h_count_msgs(&c, 0, 1, 3), 1);
+	i = h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3);
+	assert_true(i >= 0);
+	assert_int_equal(c.msgs[i].m.u.snapshot.index, 3);
+	assert_int_equal(c.msgs[i].m.u.snapshot.offset, 0);
+	/* A duplicate of the rejection sends nothing more. */
+	h_inject(&c, &dup);
+	h_msg_free(&dup);
+	deliver_one(&c, RC_MSG_APPEND_RESP, 3, 1);
+	assert_int_equal(h_count_msgs(&c, 0, 1, 3), 1);
+	/* The transfer completes and node 3 catches up, without a storm of
+	 * rejected probes on the way. */
+	size_t rejected = 0;
+	for (int t = 0; t < 20; t++) {
+		h_tick(&c, 1, HB);
+		h_tick(&c, 2, HB);
+		for (size_t n = 0; c.n_msgs && n < 1000; n++) {
+			const struct rc_message *m = &c.msgs[0].m;
+			if (m->type == RC_MSG_APPEND_RESP && m->from == 3 &&
+			    !m->u.append_resp.success)
+				rejected++;
+			h_deliver_at(&c, 0);
+		}
+	}
+	assert_true(rejected <= 1);
+	struct rc_replica *r3 = h_r(&c, 3);
+	assert_int_equal(rc_snapshot_index(r3), 3);
+	assert_int_equal(h_node(&c, 3)->n_chunks, 3);
+	assert_int_equal(rc_last_index(r3), rc_last_index(h_r(&c, 1)));
+	assert_int_equal(rc_commit_index(r3), rc_commit_index(h_r(&c, 1)));
+	for (rc_index k = 4; k <= rc_last_index(r3); k++)
+		assert_int_equal(rc_entry_at(r3, k)->term, rc_entry_at(h_r(&c, 1), k)->term);
+	h_free(&c);
+}
+
+static void duplicated_chunk_acknowledgement_sends_no_second_chunk(void **state)
+{
+	(void)state;
+	struct h_cluster c;
+	struct snap_watch w;
+	rc_index k = transfer_setup(&c, &w, 4 * CHUNK);
+	for (int i = 0; i < 10 && h_find_msg(&c, RC_MSG_SNAPSHOT, 1, 3) < 0; i++)
+		h_tick(&c, 1, HB);
+	deliver_one(&c, RC_MSG_SNAPSHOT, 1, 3);
+	long i = h_find_msg(&c, RC_MSG_SNAPSHOT_RESP, 3, 1);
+	assert_true(i >= 0);
+	assert_int_equal(c.msgs[i].m.u.snapshot_resp.next_offset, CHUNK);
+	struct h_msg dup;
+	h_copy_msg(&c, (size_t)i, &dup);
+	h_deliver_at(&c, (size_t)i);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT, 1, 3), 1);
+	/* The acknowledgement arrives twice more: still one chunk in flight. */
+	for (int n = 0; n < 2; n++) {
+		h_inject(&c, &dup);
+		deliver_one(&c, RC_MSG_SNAPSHOT_RESP, 3, 1);
+		assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT, 1, 3), 1);
+	}
+	/* Once more while the next chunk's own answer is on its way. */
+	deliver_one(&c, RC_MSG_SNAPSHOT, 1, 3);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT_RESP, 3, 1), 1);
+	h_inject(&c, &dup);
+	h_msg_free(&dup);
+	h_deliver_at(&c, c.n_msgs - 1);
+	assert_int_equal(h_count_msgs(&c, RC_MSG_SNAPSHOT, 1, 3), 0);
+	run_transfer(&c, k, 10 * T);
+	assert_int_equal(rc_snapshot_index(h_r(&c, 3)), k);
+	assert_int_equal(w.n_chunks, 4);
+	h_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +590,8 @@ int main(void)
 	    cmocka_unit_test(lost_chunk_is_resent_after_an_election_timeout),
 	    cmocka_unit_test(install_keeps_entries_after_matching_snapshot_entry),
 	    cmocka_unit_test(follower_holding_snapshot_entry_does_not_install_it),
+	    cmocka_unit_test(rejection_conflicting_at_the_compaction_point_gets_a_snapshot),
+	    cmocka_unit_test(duplicated_chunk_acknowledgement_sends_no_second_chunk),
 	};
 	return cmocka_run_group_tests_name("rc_snapshot", tests, NULL, NULL);
 }
