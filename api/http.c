@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -427,12 +428,56 @@ static enum MHD_Result dispatch(struct api_req *r)
 }
 
 /* The first handler call: request line and headers are in. */
+struct header_census {
+	unsigned content_length;
+	unsigned transfer_encoding;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct header_census *c = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		c->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		c->transfer_encoding++;
+	return MHD_YES;
+}
+
+/* Framing a proxy and this server could read differently is refused and
+ * the connection closed (request smuggling, RFC 9112 6.3): a repeated
+ * Content-Length, or Content-Length with Transfer-Encoding. A raw space
+ * or control byte in the target is refused too, rather than taken into a
+ * key. */
+static const char *hostile_framing(struct api_req *r, struct MHD_Connection *conn)
+{
+	struct header_census c = {0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &c);
+	if (c.content_length > 1)
+		return "more than one Content-Length header";
+	if (c.content_length && c.transfer_encoding)
+		return "both Content-Length and Transfer-Encoding";
+	for (size_t i = 0; i < r->uri_len; i++) {
+		unsigned char b = (unsigned char)r->uri[i];
+		if (b <= 0x20 || b == 0x7f)
+			return "a raw space or control byte in the request target (percent-encode it)";
+	}
+	return NULL;
+}
+
 static enum MHD_Result start(struct api_req *r, struct MHD_Connection *conn, const char *method)
 {
 	struct api_http *h = r->h;
 
 	r->started = true;
 	r->conn = conn;
+	const char *hostile = hostile_framing(r, conn);
+	if (hostile != NULL) {
+		free_uri(r);
+		return respond_error(r, API_BAD_REQUEST, hostile);
+	}
 	int rc = api_parse_request(&r->parsed, method, r->uri, r->uri_len, &h->limits);
 	free_uri(r);
 
@@ -628,6 +673,8 @@ int api_http_start(const struct api_http_options *o, const struct api_backend *b
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					    (intptr_t)o->connection_memory, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h};
+	/* Strict HTTP/1.1 parsing: e.g. a request without Host is refused. */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL};

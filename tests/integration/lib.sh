@@ -12,6 +12,7 @@
 # Environment (run.sh sets it; a test can also be run by hand):
 #   CAIRND       the cairnd binary (required)
 #   PEER_FLOOD   the peer_flood tool (default: next to CAIRND, tests/tools/)
+#   WATCHERS, HOSTILE  the watchers and hostile tools (the same default)
 #   IT_WORK      where per-test directories go (default: next to CAIRND, it/)
 #   CAIRND_FLAGS flags for every node (default: short timeouts, below)
 #   IT_SLOW      multiplier for every deadline (default 1, 3 for a
@@ -34,12 +35,14 @@ case "$CAIRND" in /*) ;; *) CAIRND=$PWD/$CAIRND ;; esac
 [ -x "$CAIRND" ] || { echo "$IT_NAME: no cairnd at $CAIRND" >&2; exit 1; }
 export CAIRND
 PEER_FLOOD=${PEER_FLOOD:-$(dirname "$CAIRND")/tests/tools/peer_flood}
+WATCHERS=${WATCHERS:-$(dirname "$CAIRND")/tests/tools/watchers}
+HOSTILE=${HOSTILE:-$(dirname "$CAIRND")/tests/tools/hostile}
 IT_WORK=${IT_WORK:-$(dirname "$CAIRND")/it}
 export CAIRND_FLAGS=${CAIRND_FLAGS:---election-timeout=300ms --heartbeat=50ms}
 
 # A sanitizer build is several times slower: stretch every deadline.
 if [ -z "${IT_SLOW:-}" ]; then
-	if grep -qa -e AddressSanitizer -e UndefinedBehaviorSanitizer "$CAIRND"; then
+	if grep -qa -e AddressSanitizer -e UndefinedBehaviorSanitizer -e __asan_init -e __ubsan_handle "$CAIRND"; then
 		IT_SLOW=3
 	else
 		IT_SLOW=1

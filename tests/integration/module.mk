@@ -16,3 +16,19 @@ TEST_EXTRA += check-integration
 
 check-integration: $(CAIRND) $(PEER_FLOOD)
 	tests/integration/run.sh $(CAIRND) $(PEER_FLOOD)
+
+# The test tools the integration tests drive (tests/tools/, sharing the
+# small HTTP client httpc.c): watchers (many blocking-query loops and
+# writers, t_blocking_queries_see_every_change) and hostile (raw malformed
+# requests and slow connections, t_bad_input_is_refused_and_node_keeps_serving).
+WATCHERS := $(B)/tests/tools/watchers
+HOSTILE := $(B)/tests/tools/hostile
+BINS += $(WATCHERS) $(HOSTILE)
+
+$(WATCHERS): $(B)/tests/tools/watchers.o $(B)/tests/tools/httpc.o
+	$(CC) $(LDFLAGS_ALL) $^ -pthread -o $@
+
+$(HOSTILE): $(B)/tests/tools/hostile.o $(B)/tests/tools/httpc.o
+	$(CC) $(LDFLAGS_ALL) $^ -o $@
+
+check-integration: $(WATCHERS) $(HOSTILE)

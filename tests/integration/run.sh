@@ -31,7 +31,7 @@ done
 
 if [ -z "${IT_SLOW:-}" ]; then
 	IT_SLOW=1
-	grep -qa -e AddressSanitizer -e UndefinedBehaviorSanitizer "$CAIRND" && IT_SLOW=3
+	grep -qa -e AddressSanitizer -e UndefinedBehaviorSanitizer -e __asan_init -e __ubsan_handle "$CAIRND" && IT_SLOW=3
 fi
 IT_WORK=${IT_WORK:-$(dirname "$CAIRND")/it}
 export CAIRND PEER_FLOOD IT_SLOW IT_WORK
