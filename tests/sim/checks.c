@@ -12,7 +12,10 @@
  *
  * Checked (the violation names printed are in quotes):
  * - "Election Safety": at most one leader per term, over the whole run and
- *   across restarts (term -> leader is recorded forever).
+ *   across restarts (term -> leader is recorded forever); and one node does
+ *   not lead the same term in two lives (it would have led a term it could
+ *   forget in a crash, and could make two different entries at one index
+ *   and term).
  * - "Leader Append-Only": a node that was leader of term T before a step and
  *   still is after it neither truncates its log nor appends entries of
  *   another term.
@@ -48,6 +51,10 @@
  *   same term, in any life, is a violation. The hard state a node writes
  *   may not change its vote within a term either.
  * - "CheckQuorum": see lease_check below.
+ * - "Membership": a node's configuration (rc_membership) is the newest
+ *   configuration entry in its log, committed or not (dissertation 4.1), or
+ *   its snapshot's when the log holds none; checked whenever the log or the
+ *   configuration changes (truncations of an uncommitted change included).
  *
  * Rule checks (DESIGN.md's persistence and commit rules; --no-rule-checks
  * turns them off to see what the end-to-end properties catch alone):
@@ -57,7 +64,15 @@
  * - a leader's commit advances only to an entry of its own term (5.4.2),
  *   and only when a majority of its voters hold that entry durably;
  * - a follower truncates only at a real conflict: the entry replacing the
- *   first truncated one has a different term.
+ *   first truncated one has a different term;
+ * - a snapshot install keeps the log after a matching entry if it holds an
+ *   entry the node acknowledged (node.c, align_after_install).
+ *
+ * Elsewhere: "Linearizability" (linearize.c); "Liveness" (cluster.c: a
+ * leader and converged members within 30 s of the final heal, every
+ * accepted read answered, no message storm); "contract" (the update asks
+ * for something the contract in raftcore.h does not allow, e.g. entries
+ * that do not follow the log, or a log that differs from what it wrote).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -432,8 +447,10 @@ static void leader_commit_rules(struct sim *s, struct node *n, rc_index commit, 
 		if (!m->members[k].voter)
 			continue;
 		voters++;
+		/* A decommissioned node's disk still says what it had durably
+		 * when it acknowledged. */
 		struct node *v = sim_node(s, m->members[k].id);
-		if (v && v->exists && dstate_covers(&v->disk.dur, commit, e->term))
+		if (v && dstate_covers(&v->disk.dur, commit, e->term))
 			durable++;
 	}
 	if (2 * durable <= voters)
@@ -677,4 +694,26 @@ bool check_converged(struct sim *s, char *why, size_t cap)
 		}
 	}
 	return true;
+}
+
+void check_membership(struct sim *s, struct node *n)
+{
+	const struct dstate *cur = &n->disk.cur;
+	struct rc_membership want = cur->snap->meta.membership;
+	for (size_t k = cur->log.n; k-- > 0;) {
+		const struct sentry *e = &cur->log.e[k];
+		if (e->type != RC_ENTRY_CONFIG)
+			continue;
+		if (rc_membership_decode(e->p->data, e->p->len, &want) != 0) {
+			sim_fail(s, "Membership", "n%" PRIu64 " config entry %" PRIu64 " does not decode",
+				 n->id, e->index);
+			return;
+		}
+		break;
+	}
+	const struct rc_membership *got = rc_membership(n->r);
+	if (!memb_same(got, &want))
+		sim_fail(s, "Membership",
+			 "n%" PRIu64 " uses a configuration of %u members, its log's newest has %u",
+			 n->id, got->n, want.n);
 }

@@ -9,13 +9,17 @@
  *       timing) and, with --mutant, print "MUTANT NAME caught by seed S" or
  *       "MUTANT NAME SURVIVED"; the exit status is 0 iff a seed failed.
  *   --stats            print one line of statistics per seed
+ *   --no-read-answers  do not require every accepted read to be answered
+ *                      (see CORE_BUGS.md #6)
  *   --no-rule-checks   check only the end-to-end properties (see checks.c)
  *   --baseline=BIN     (with --mutant) ignore seeds that BIN, the simulator
  *                      without the mutant, fails as well
  *
- * With --jobs=J the seeds are split over J forked workers (seed S goes to
- * worker S mod J), which report one line per seed through a pipe. Wall-clock
- * time is read here only, for the rates; it never reaches a simulation.
+ * The seeds are split over J forked workers (--jobs, default 1; seed
+ * start+i goes to worker i mod J), which report one line per seed through a
+ * pipe. A worker that dies (an assertion in raftcore, a crash) fails the seed
+ * it was running, and a new worker carries on after it. Wall-clock time is
+ * read here only, for the rates; it never reaches a simulation.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,7 +36,7 @@
 
 struct opts {
 	uint64_t seed, start, seeds, steps;
-	bool one, trace, stats, until_fail, rule_checks, quiet;
+	bool one, trace, stats, until_fail, rule_checks, read_answers, quiet;
 	unsigned jobs;
 	double time_limit;
 	const char *mutant;
@@ -52,7 +56,8 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s --seed=S [--trace] [--steps=N]\n"
 		"       %s --seeds=N [--start=S0] [--jobs=J] [--until-fail] [--time-limit=SEC]\n"
-		"          [--mutant=NAME] [--baseline=BIN] [--no-rule-checks] [--stats] [--quiet]\n",
+		"          [--mutant=NAME] [--baseline=BIN] [--no-rule-checks] [--no-read-answers]\n"
+		"          [--stats] [--quiet]\n",
 		argv0, argv0);
 	exit(2);
 }
@@ -75,6 +80,7 @@ static bool arg_u64(const char *a, const char *name, uint64_t *out)
 static void parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.start = 1, .seeds = 1, .jobs = 1, .rule_checks = true,
+			   .read_answers = true,
 			   .argv0 = argv[0]};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -96,6 +102,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->until_fail = true;
 		else if (!strcmp(a, "--no-rule-checks"))
 			o->rule_checks = false;
+		else if (!strcmp(a, "--no-read-answers"))
+			o->read_answers = false;
 		else if (!strcmp(a, "--quiet"))
 			o->quiet = true;
 		else if (!strncmp(a, "--mutant=", 9))
@@ -124,8 +132,9 @@ static void run_one(const struct opts *o, uint64_t seed, struct result *r)
 {
 	r->seed = seed;
 	r->msg[0] = 0;
-	r->failed = sim_run(seed, o->trace, o->stats, o->steps, o->rule_checks, &r->events, r->msg,
-			    sizeof(r->msg));
+	struct sim_flags f = {.trace = o->trace, .stats = o->stats, .rule_checks = o->rule_checks,
+			      .read_answers = o->read_answers, .max_events = o->steps};
+	r->failed = sim_run(seed, &f, &r->events, r->msg, sizeof(r->msg));
 }
 
 /* ---- the parent's bookkeeping ---- */
@@ -169,34 +178,21 @@ static void account(const struct opts *o, struct tally *t, const struct result *
 	fflush(stdout);
 }
 
-static void run_inline(const struct opts *o, struct tally *t, double t0)
-{
-	for (uint64_t k = 0; k < o->seeds; k++) {
-		if (o->time_limit > 0 && wall() - t0 > o->time_limit)
-			break;
-		struct result r;
-		run_one(o, o->start + k, &r);
-		account(o, t, &r);
-		if (o->until_fail && r.failed)
-			break;
-	}
-}
-
 struct worker {
 	pid_t pid;
 	int fd;
 	char buf[4096];
 	size_t len;
-	uint64_t last_seed; /* last reported */
+	uint64_t next; /* index of the next seed it runs (seeds next, next+J, ...) */
 	bool done;
 };
 
-static void worker_main(const struct opts *o, unsigned k, int fd)
+static void worker_main(const struct opts *o, uint64_t first, unsigned stride, int fd)
 {
 	FILE *out = fdopen(fd, "w");
 	if (!out)
 		_exit(3);
-	for (uint64_t i = k; i < o->seeds; i += o->jobs) {
+	for (uint64_t i = first; i < o->seeds; i += stride) {
 		struct result r;
 		run_one(o, o->start + i, &r);
 		for (char *p = r.msg; *p; p++)
@@ -209,36 +205,74 @@ static void worker_main(const struct opts *o, unsigned k, int fd)
 	exit(0);
 }
 
+static void spawn(const struct opts *o, struct worker *w, unsigned k, unsigned nj,
+		  uint64_t first)
+{
+	int p[2];
+	fflush(stdout);
+	if (pipe(p) != 0) {
+		perror("pipe");
+		exit(2);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		close(p[0]);
+		for (unsigned j = 0; j < nj; j++)
+			if (j != k && !w[j].done && w[j].pid)
+				close(w[j].fd);
+		worker_main(o, first, nj, p[1]);
+	}
+	close(p[1]);
+	w[k] = (struct worker){.pid = pid, .fd = p[0], .next = first};
+}
+
+/* A worker ended: fine if it ran all its seeds; if it died (an assertion
+ * in raftcore, a crash), the seed it was running failed: report it and go
+ * on with the next one in a new worker. */
+static void reap(const struct opts *o, struct tally *t, struct worker *w, unsigned k,
+		 unsigned nj)
+{
+	int st = 0;
+	close(w[k].fd);
+	waitpid(w[k].pid, &st, 0);
+	w[k].done = true;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	if (w[k].next >= o->seeds) {
+		fprintf(stderr, "sim: worker %u ended with status %d\n", k, st);
+		t->failed++;
+		return;
+	}
+	struct result r = {.seed = o->start + w[k].next, .failed = 1};
+	snprintf(r.msg, sizeof(r.msg), "Crash: the simulation process died (%s %d)",
+		 WIFSIGNALED(st) ? "signal" : "exit status",
+		 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	account(o, t, &r);
+	if (w[k].next + nj < o->seeds)
+		spawn(o, w, k, nj, w[k].next + nj);
+}
+
 static void run_forked(const struct opts *o, struct tally *t, double t0)
 {
-	struct worker w[64];
+	struct worker w[64] = {0};
 	unsigned nj = o->jobs > 64 ? 64 : o->jobs;
-	fflush(stdout);
 	for (unsigned k = 0; k < nj; k++) {
-		int p[2];
-		if (pipe(p) != 0) {
-			perror("pipe");
-			exit(2);
-		}
-		pid_t pid = fork();
-		if (pid < 0) {
-			perror("fork");
-			exit(2);
-		}
-		if (pid == 0) {
-			close(p[0]);
-			for (unsigned j = 0; j < k; j++)
-				close(w[j].fd);
-			struct opts oo = *o;
-			oo.jobs = nj;
-			worker_main(&oo, k, p[1]);
-		}
-		close(p[1]);
-		w[k] = (struct worker){.pid = pid, .fd = p[0]};
+		if (k < o->seeds)
+			spawn(o, w, k, nj, k);
+		else
+			w[k].done = true;
 	}
-	unsigned live = nj;
 	bool stop = false;
-	while (live && !stop) {
+	for (;;) {
+		unsigned live = 0;
+		for (unsigned k = 0; k < nj; k++)
+			live += !w[k].done;
+		if (!live || stop)
+			break;
 		struct pollfd pf[64];
 		for (unsigned k = 0; k < nj; k++)
 			pf[k] = (struct pollfd){.fd = w[k].done ? -1 : w[k].fd, .events = POLLIN};
@@ -248,12 +282,11 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 			exit(2);
 		}
 		for (unsigned k = 0; k < nj && rv > 0; k++) {
-			if (w[k].done || !(pf[k].revents & (POLLIN | POLLHUP)))
+			if (w[k].done || !(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t got = read(w[k].fd, w[k].buf + w[k].len, sizeof(w[k].buf) - 1 - w[k].len);
 			if (got <= 0) {
-				w[k].done = true;
-				live--;
+				reap(o, t, w, k, nj);
 				continue;
 			}
 			w[k].len += (size_t)got;
@@ -267,7 +300,7 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 					   &r.failed, &off) >= 3) {
 					snprintf(r.msg, sizeof(r.msg), "%s", line + off);
 					account(o, t, &r);
-					w[k].last_seed = r.seed;
+					w[k].next = r.seed - o->start + nj;
 				}
 				line = nl + 1;
 			}
@@ -278,7 +311,7 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 			/* Wait until no worker can still find a lower failing seed. */
 			bool all_past = true;
 			for (unsigned k = 0; k < nj; k++)
-				if (!w[k].done && w[k].last_seed + nj < t->min_fail)
+				if (!w[k].done && o->start + w[k].next < t->min_fail)
 					all_past = false;
 			stop = all_past;
 		}
@@ -286,15 +319,11 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 			stop = true;
 	}
 	for (unsigned k = 0; k < nj; k++) {
-		if (!w[k].done)
-			kill(w[k].pid, SIGKILL);
+		if (w[k].done)
+			continue;
+		kill(w[k].pid, SIGKILL);
 		close(w[k].fd);
-		int st;
-		waitpid(w[k].pid, &st, 0);
-		if (w[k].done && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-			fprintf(stderr, "sim: worker %u died (status %d)\n", k, st);
-			t->failed++;
-		}
+		waitpid(w[k].pid, NULL, 0);
 	}
 }
 
@@ -315,10 +344,7 @@ int main(int argc, char **argv)
 		printf("seed %" PRIu64 ": ok, %" PRIu64 " events\n", r.seed, r.events);
 		return 0;
 	}
-	if (o.jobs > 1)
-		run_forked(&o, &t, t0);
-	else
-		run_inline(&o, &t, t0);
+	run_forked(&o, &t, t0);
 	double dt = wall() - t0;
 	if (dt <= 0)
 		dt = 1e-9;

@@ -137,6 +137,7 @@ void node_boot(struct sim *s, struct node *n)
 	memset(n->heard, 0, sizeof(n->heard));
 	n->snap_inflight = false;
 	n->installs_pending = 0;
+	n->fresh = true;
 	if (n->commit < boot.applied)
 		sim_fail(s, "Monotonic commit",
 			 "n%" PRIu64 " boots with commit %" PRIu64 " below its applied %" PRIu64, n->id,
@@ -295,8 +296,11 @@ void node_drive(struct sim *s, struct node *n)
 
 	/* Write what the update asks for; it becomes durable at an fsync. */
 	struct batch *b = disk_batch(d);
-	if (u.hard_state_changed)
+	if (u.hard_state_changed) {
+		TRACE(s, n, "write hard state t%" PRIu64 " vote n%" PRIu64, u.hard_state.term,
+		      u.hard_state.vote);
 		err = disk_hs(d, b, &u.hard_state);
+	}
 	if (!err && (u.truncate_from || u.n_entries))
 		err = disk_entries(d, b, u.truncate_from, u.entries, u.n_entries);
 	if (u.n_entries) {
@@ -346,6 +350,13 @@ void node_drive(struct sim *s, struct node *n)
 		return;
 	}
 	check_log_mirror(s, n);
+	bool config_written = false;
+	for (size_t i = 0; i < u.n_entries; i++)
+		config_written |= u.entries[i].type == RC_ENTRY_CONFIG;
+	if (!n->installs_pending && !s->failed &&
+	    (u.membership_changed || u.truncate_from || config_written || n->fresh))
+		check_membership(s, n);
+	n->fresh = false;
 	start_fsync(s, n);
 
 	for (size_t i = 0; i < u.n_msgs && !s->failed; i++)

@@ -359,10 +359,11 @@ struct node {
 	rc_index acked_index; /* newest entry it acknowledged (append resp) */
 	rc_term acked_term;
 	bool joined;  /* has been in a committed configuration */
+	bool fresh;   /* booted, not driven yet */
 	bool decommission_scheduled;
 };
 
-enum phase { PH_CHAOS, PH_HEALED, PH_DONE };
+enum phase { PH_CHAOS, PH_HEALED, PH_DRAIN, PH_DONE };
 
 struct sim {
 	uint64_t seed;
@@ -378,8 +379,10 @@ struct sim {
 	struct lin lin;
 	enum phase phase;
 	uint64_t heal_at, converged_at;
+	uint64_t log_budget; /* no client writes past this committed index */
 	bool trace;
 	bool rule_checks; /* persistence/commit rule checks (on by default) */
+	bool read_answers; /* every accepted read is answered (on by default) */
 	bool failed;
 	char fail_inv[64];
 	char fail_msg[1024];
@@ -433,6 +436,7 @@ void check_sent(struct sim *s, struct node *n, const struct rc_message *m, rc_te
 void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term term,
 		   rc_index commit);
 void check_log_mirror(struct sim *s, struct node *n);
+void check_membership(struct sim *s, struct node *n);
 void check_apply(struct sim *s, struct node *n, const struct rc_entry *e);
 void check_snapshot(struct sim *s, struct node *n, const struct kv *kv, const char *what);
 bool check_converged(struct sim *s, char *why, size_t cap);
@@ -449,8 +453,14 @@ void lin_read_refused(struct sim *s, uint64_t rid);
 void lin_node_down(struct sim *s, struct node *n);
 
 /* cluster.c */
-int sim_run(uint64_t seed, bool trace, bool stats, uint64_t max_events, bool rule_checks,
-	    uint64_t *events_out, char *fail, size_t fail_cap);
+struct sim_flags {
+	bool trace, stats;
+	bool rule_checks;  /* see checks.c */
+	bool read_answers; /* require an answer to every read (cluster.c) */
+	uint64_t max_events; /* 0: no limit */
+};
+int sim_run(uint64_t seed, const struct sim_flags *f, uint64_t *events_out, char *fail,
+	    size_t fail_cap);
 void sim_schedule(struct sim *s, uint64_t at, uint8_t kind, int node, uint32_t gen,
 		  struct smsg *msg);
 void sim_schedule_tick(struct sim *s, struct node *n);
