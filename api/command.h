@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define CMD_VERSION 1
-#define API_KEY_MAX 512                 /* bytes, after URL-decoding */
+#define API_KEY_MAX 512                  /* bytes, after URL-decoding */
 #define API_VALUE_MAX_DEFAULT (1u << 20) /* --max-value */
 #define API_BODY_MAX (4u << 20)          /* any request body */
 /* The largest --max-value a node may be configured with, and so the
@@ -93,8 +93,8 @@ enum cmd_txn_op_kind {
 };
 
 struct cmd_txn_op {
-	uint8_t kind;           /* enum cmd_txn_op_kind */
-	bool recurse;           /* CMD_OP_DELETE only: key is a prefix (may be empty) */
+	uint8_t kind; /* enum cmd_txn_op_kind */
+	bool recurse; /* CMD_OP_DELETE only: key is a prefix (may be empty) */
 	struct cmd_bytes key;
 	struct cmd_bytes value; /* CMD_OP_PUT */
 };
@@ -166,23 +166,23 @@ struct kv_entry {
 };
 
 /* Outcome codes, mapped to HTTP by the api (API.md error table). */
-#define API_STATUSES(X)                                                        \
-	X(API_OK, 200, "ok")                                                   \
-	X(API_BAD_REQUEST, 400, "bad_request")                                 \
-	X(API_NOT_FOUND, 404, "not_found")                                     \
-	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")                   \
-	X(API_CAS_FAILED, 409, "cas_failed")                                   \
-	X(API_TOO_LARGE, 413, "too_large")                                     \
-	X(API_NO_LEADER, 503, "no_leader")                                     \
-	X(API_UNKNOWN_OUTCOME, 503, "unknown_outcome")                         \
-	X(API_TIMEOUT, 504, "timeout")                                         \
+#define API_STATUSES(X)                                      \
+	X(API_OK, 200, "ok")                                 \
+	X(API_BAD_REQUEST, 400, "bad_request")               \
+	X(API_NOT_FOUND, 404, "not_found")                   \
+	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed") \
+	X(API_CAS_FAILED, 409, "cas_failed")                 \
+	X(API_TOO_LARGE, 413, "too_large")                   \
+	X(API_NO_LEADER, 503, "no_leader")                   \
+	X(API_UNKNOWN_OUTCOME, 503, "unknown_outcome")       \
+	X(API_TIMEOUT, 504, "timeout")                       \
 	X(API_INTERNAL, 500, "internal")
 
 enum api_status {
 #define API_STATUS_ENUM(name, http, code) name,
 	API_STATUSES(API_STATUS_ENUM)
 #undef API_STATUS_ENUM
-	API_STATUS_COUNT
+	    API_STATUS_COUNT
 };
 /* The HTTP status and the "code" string of s (static); a value outside the
  * table maps to 500 "internal". */
@@ -202,12 +202,12 @@ struct cmd_txn_result {
  * for as long as the producer says (the store: the result callback). */
 struct cmd_result {
 	enum api_status status;
-	char message[160];  /* human reason when status != API_OK */
-	uint64_t index;     /* raft index of the write (0 when it did not commit) */
-	bool has_entry;     /* PUT: the entry as written */
+	char message[160]; /* human reason when status != API_OK */
+	uint64_t index;    /* raft index of the write (0 when it did not commit) */
+	bool has_entry;    /* PUT: the entry as written */
 	struct kv_entry entry;
-	uint64_t deleted;   /* DELETE: how many keys */
-	bool has_current;   /* CAS failure: the current entry, if the key exists */
+	uint64_t deleted; /* DELETE: how many keys */
+	bool has_current; /* CAS failure: the current entry, if the key exists */
 	struct kv_entry current;
 	/* CMD_TXN with status API_OK: whether every compare held, and one
 	 * result per op of the branch that ran, in order. */

@@ -462,7 +462,8 @@ static const char *hostile_framing(struct api_req *r, struct MHD_Connection *con
 	for (size_t i = 0; i < r->uri_len; i++) {
 		unsigned char b = (unsigned char)r->uri[i];
 		if (b <= 0x20 || b == 0x7f)
-			return "a raw space or control byte in the request target (percent-encode it)";
+			return "a raw space or control byte in the request target (percent-encode "
+			       "it)";
 	}
 	return NULL;
 }

@@ -58,8 +58,7 @@ static inline void bytes_store_u32(uint8_t *p, uint32_t v)
 
 static inline uint32_t bytes_load_u32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static inline uint16_t bytes_load_u16(const uint8_t *p)

@@ -31,26 +31,21 @@
 #define FRAME_MAGIC 0x314E5243u /* the bytes 'C' 'R' 'N' '1' */
 #define FRAME_TRAILER_BYTES 4   /* crc32c */
 #define FRAME_OVERHEAD (RC_FRAME_HEADER_BYTES + FRAME_TRAILER_BYTES)
-#define COMMON_BYTES 24         /* from, to, term */
-#define ENTRY_HEADER_BYTES 21   /* term u64, index u64, type u8, len u32 */
+#define COMMON_BYTES 24       /* from, to, term */
+#define ENTRY_HEADER_BYTES 21 /* term u64, index u64, type u8, len u32 */
 
 /* Body bytes after the common fields, for the fixed-size bodies. */
 static const size_t fixed_body[RC_MSG_TYPE_MAX + 1] = {
-	[RC_MSG_APPEND] = 8 * 4 + 4, /* then the entries */
-	[RC_MSG_APPEND_RESP] = 1 + 8 * 5,
-	[RC_MSG_VOTE] = 1 + 1 + 8 + 8,
-	[RC_MSG_VOTE_RESP] = 1 + 1,
-	[RC_MSG_SNAPSHOT] = 8 * 4 + 1 + 4, /* plus membership and data */
-	[RC_MSG_SNAPSHOT_RESP] = 8 + 8 + 1,
-	[RC_MSG_TIMEOUT_NOW] = 0,
-	[RC_MSG_READ_INDEX] = 8,
-	[RC_MSG_READ_INDEX_RESP] = 8 + 8 + 1,
+    [RC_MSG_APPEND] = 8 * 4 + 4, /* then the entries */
+    [RC_MSG_APPEND_RESP] = 1 + 8 * 5,     [RC_MSG_VOTE] = 1 + 1 + 8 + 8, [RC_MSG_VOTE_RESP] = 1 + 1,
+    [RC_MSG_SNAPSHOT] = 8 * 4 + 1 + 4, /* plus membership and data */
+    [RC_MSG_SNAPSHOT_RESP] = 8 + 8 + 1,   [RC_MSG_TIMEOUT_NOW] = 0,      [RC_MSG_READ_INDEX] = 8,
+    [RC_MSG_READ_INDEX_RESP] = 8 + 8 + 1,
 };
 
 static bool valid_entry_type(uint8_t type)
 {
-	return type == RC_ENTRY_COMMAND || type == RC_ENTRY_NOOP ||
-	       type == RC_ENTRY_CONFIG;
+	return type == RC_ENTRY_COMMAND || type == RC_ENTRY_NOOP || type == RC_ENTRY_CONFIG;
 }
 
 /* The entries of an AppendEntries extend the leader's log right after
@@ -81,8 +76,7 @@ static int check_append(const struct rc_message *m)
 static int check_snapshot(const struct rc_msg_snapshot *s)
 {
 	if (s->offset > s->size || s->len > s->size - s->offset ||
-	    s->last != (s->offset + s->len == s->size) ||
-	    (s->len > 0 && s->data == NULL))
+	    s->last != (s->offset + s->len == s->size) || (s->len > 0 && s->data == NULL))
 		return -RC_EINVAL;
 	return membership_wire_check(&s->membership);
 }
@@ -98,9 +92,8 @@ static int check_message(const struct rc_message *m)
 		return check_snapshot(&m->u.snapshot);
 	case RC_MSG_READ_INDEX_RESP:
 		/* A failed read carries no index. */
-		return (!m->u.read_index_resp.ok && m->u.read_index_resp.index != 0)
-			       ? -RC_EINVAL
-			       : 0;
+		return (!m->u.read_index_resp.ok && m->u.read_index_resp.index != 0) ? -RC_EINVAL
+										     : 0;
 	default:
 		return 0;
 	}
@@ -406,15 +399,25 @@ void rc_msg_release(struct rc_message *m)
 const char *rc_msg_type_name(uint8_t type)
 {
 	switch (type) {
-	case RC_MSG_APPEND: return "append";
-	case RC_MSG_APPEND_RESP: return "append_resp";
-	case RC_MSG_VOTE: return "vote";
-	case RC_MSG_VOTE_RESP: return "vote_resp";
-	case RC_MSG_SNAPSHOT: return "snapshot";
-	case RC_MSG_SNAPSHOT_RESP: return "snapshot_resp";
-	case RC_MSG_TIMEOUT_NOW: return "timeout_now";
-	case RC_MSG_READ_INDEX: return "read_index";
-	case RC_MSG_READ_INDEX_RESP: return "read_index_resp";
-	default: return "unknown";
+	case RC_MSG_APPEND:
+		return "append";
+	case RC_MSG_APPEND_RESP:
+		return "append_resp";
+	case RC_MSG_VOTE:
+		return "vote";
+	case RC_MSG_VOTE_RESP:
+		return "vote_resp";
+	case RC_MSG_SNAPSHOT:
+		return "snapshot";
+	case RC_MSG_SNAPSHOT_RESP:
+		return "snapshot_resp";
+	case RC_MSG_TIMEOUT_NOW:
+		return "timeout_now";
+	case RC_MSG_READ_INDEX:
+		return "read_index";
+	case RC_MSG_READ_INDEX_RESP:
+		return "read_index_resp";
+	default:
+		return "unknown";
 	}
 }

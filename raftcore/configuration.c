@@ -78,7 +78,8 @@ void rp_config_at(const struct rc_replica *r, rc_index index, struct rc_membersh
 {
 	for (rc_index i = index; i > r->log.prev_index; i--) {
 		const struct rc_entry *e = rlog_get(&r->log, i);
-		if (e && e->type == RC_ENTRY_CONFIG && rc_membership_decode(e->data, e->len, out) == 0)
+		if (e && e->type == RC_ENTRY_CONFIG &&
+		    rc_membership_decode(e->data, e->len, out) == 0)
 			return;
 	}
 	*out = r->snap.membership;
@@ -164,8 +165,8 @@ void rp_maybe_step_down_removed(struct rc_replica *r)
 		rp_become_follower(r, r->term, 0);
 }
 
-int rc_change_membership(struct rc_replica *r, enum rc_change kind,
-			 const struct rc_member *member, rc_index *index)
+int rc_change_membership(struct rc_replica *r, enum rc_change kind, const struct rc_member *member,
+			 rc_index *index)
 {
 	if (r->role != RC_LEADER)
 		return -RC_ENOTLEADER;

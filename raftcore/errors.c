@@ -7,7 +7,7 @@
 
 static const char *const messages[RC_ERROR_COUNT] = {
 #define RC_ERR_MSG(code, msg) [code] = msg,
-	RC_ERRORS(RC_ERR_MSG)
+    RC_ERRORS(RC_ERR_MSG)
 #undef RC_ERR_MSG
 };
 

@@ -55,8 +55,7 @@ const struct rc_entry *rlog_get(const struct rc_log *l, rc_index i)
 	return &l->e[i - l->prev_index - 1];
 }
 
-void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
-		uint32_t len)
+void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data, uint32_t len)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -70,11 +69,11 @@ void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
 	}
 	assert(l->n == 0 || term >= l->e[l->n - 1].term);
 	l->e[l->n] = (struct rc_entry){
-		.term = term,
-		.index = rlog_last_index(l) + 1,
-		.type = type,
-		.len = len,
-		.data = copy,
+	    .term = term,
+	    .index = rlog_last_index(l) + 1,
+	    .type = type,
+	    .len = len,
+	    .data = copy,
 	};
 	l->n++;
 }
@@ -103,8 +102,7 @@ void rlog_compact(struct rc_log *l, rc_index upto, struct outbox *garbage)
 	l->prev_term = t;
 }
 
-void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
-	       struct outbox *garbage)
+void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term, struct outbox *garbage)
 {
 	for (size_t i = 0; i < l->n; i++)
 		outbox_defer_free(garbage, (void *)l->e[i].data);

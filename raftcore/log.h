@@ -33,14 +33,12 @@ bool rlog_term_at(const struct rc_log *l, rc_index i, rc_term *term);
 /* Borrowed until the entry leaves the log. NULL when not present. */
 const struct rc_entry *rlog_get(const struct rc_log *l, rc_index i);
 /* Appends at last+1; data is copied. Aborts on allocation failure. */
-void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data,
-		uint32_t len);
+void rlog_append(struct rc_log *l, rc_term term, uint8_t type, const void *data, uint32_t len);
 /* Drops entries >= from. */
 void rlog_truncate(struct rc_log *l, rc_index from, struct outbox *garbage);
 /* Drops entries <= upto (upto must be present or prev_index). */
 void rlog_compact(struct rc_log *l, rc_index upto, struct outbox *garbage);
 /* Drops everything; the log now starts after (prev_index, prev_term). */
-void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term,
-	       struct outbox *garbage);
+void rlog_reset(struct rc_log *l, rc_index prev_index, rc_term prev_term, struct outbox *garbage);
 
 #endif

@@ -10,11 +10,10 @@
 
 #include "util.h"
 
-#define PUSH(arr)                                                              \
-	(((arr).n == (arr).cap                                                 \
-		  ? ((arr).cap = (arr).cap ? (arr).cap * 2 : 16,              \
-		     (arr).v = rc_xrealloc((arr).v, (arr).cap * sizeof(*(arr).v))) \
-		  : 0),                                                        \
+#define PUSH(arr)                                                                               \
+	(((arr).n == (arr).cap ? ((arr).cap = (arr).cap ? (arr).cap * 2 : 16,                   \
+				  (arr).v = rc_xrealloc((arr).v, (arr).cap * sizeof(*(arr).v))) \
+			       : 0),                                                            \
 	 &(arr).v[(arr).n++])
 
 static void gen_release(struct outbox_gen *g)
@@ -77,8 +76,7 @@ struct rc_message *outbox_msg(struct outbox *o, bool after_persist)
 	return m;
 }
 
-const struct rc_entry *outbox_entry_array(struct outbox *o, const struct rc_entry *src,
-					  size_t n)
+const struct rc_entry *outbox_entry_array(struct outbox *o, const struct rc_entry *src, size_t n)
 {
 	if (n == 0)
 		return NULL;
@@ -136,7 +134,7 @@ void outbox_chunk(struct outbox *o, const struct rc_snapshot_meta *meta, uint64_
 	}
 	g->has_chunk = true;
 	g->chunk = (struct rc_snapshot_chunk){
-		.meta = *meta, .offset = offset, .len = len, .data = copy, .last = last};
+	    .meta = *meta, .offset = offset, .len = len, .data = copy, .last = last};
 }
 
 void outbox_take(struct outbox *o, struct rc_update *u)

@@ -13,10 +13,10 @@
 
 #include "raftcore.h"
 
-#define ARRAY(T)                                                               \
-	struct {                                                               \
-		T *v;                                                          \
-		size_t n, cap;                                                 \
+#define ARRAY(T)               \
+	struct {               \
+		T *v;          \
+		size_t n, cap; \
 	}
 
 struct outbox_gen {
@@ -50,8 +50,7 @@ void outbox_defer_free(struct outbox *o, void *p);
  * valid until the next message is added. */
 struct rc_message *outbox_msg(struct outbox *o, bool after_persist);
 /* Copies n entry structs into an array owned by the outbox. */
-const struct rc_entry *outbox_entry_array(struct outbox *o, const struct rc_entry *src,
-					  size_t n);
+const struct rc_entry *outbox_entry_array(struct outbox *o, const struct rc_entry *src, size_t n);
 void outbox_persist_entry(struct outbox *o, const struct rc_entry *e);
 /* The log was truncated at from: pending appends >= from are dropped, and
  * the stored log must drop them too. */

@@ -42,30 +42,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef uint64_t rc_id;    /* node id; 0 means "none" */
+typedef uint64_t rc_id; /* node id; 0 means "none" */
 typedef uint64_t rc_term;
 typedef uint64_t rc_index; /* log index; the first entry is 1, 0 means none */
 
 /* ---- errors: one X-macro table, codes and messages cannot drift. ---- */
-#define RC_ERRORS(X)                                                            \
-	X(RC_OK, "ok")                                                          \
-	X(RC_ENOMEM, "out of memory")                                           \
-	X(RC_EINVAL, "invalid argument")                                        \
-	X(RC_ENOTLEADER, "not the leader")                                      \
-	X(RC_ETRANSFER, "leadership transfer in progress")                      \
-	X(RC_EBUSY, "a membership change is already in progress")               \
+#define RC_ERRORS(X)                                                             \
+	X(RC_OK, "ok")                                                           \
+	X(RC_ENOMEM, "out of memory")                                            \
+	X(RC_EINVAL, "invalid argument")                                         \
+	X(RC_ENOTLEADER, "not the leader")                                       \
+	X(RC_ETRANSFER, "leadership transfer in progress")                       \
+	X(RC_EBUSY, "a membership change is already in progress")                \
 	X(RC_ENOTREADY, "the leader has not committed an entry of its term yet") \
-	X(RC_ENOLEADER, "no leader known")                                      \
-	X(RC_ELEADERLOST, "leadership lost before the request completed")       \
-	X(RC_ETOOBIG, "entry too large")                                        \
-	X(RC_ENOTFOUND, "no such member")                                       \
+	X(RC_ENOLEADER, "no leader known")                                       \
+	X(RC_ELEADERLOST, "leadership lost before the request completed")        \
+	X(RC_ETOOBIG, "entry too large")                                         \
+	X(RC_ENOTFOUND, "no such member")                                        \
 	X(RC_ECORRUPT, "malformed input")
 
 enum rc_error {
 #define RC_ERR_ENUM(code, msg) code,
 	RC_ERRORS(RC_ERR_ENUM)
 #undef RC_ERR_ENUM
-	RC_ERROR_COUNT
+	    RC_ERROR_COUNT
 };
 /* Returned codes are 0 or negative: -RC_ENOMEM and so on. */
 const char *rc_strerror(int rv);
@@ -117,14 +117,14 @@ const struct rc_member *rc_membership_find(const struct rc_membership *m, rc_id 
 
 /* ---- peer messages ---- */
 enum rc_msg_type {
-	RC_MSG_APPEND = 1,        /* AppendEntries; no entries = heartbeat */
+	RC_MSG_APPEND = 1, /* AppendEntries; no entries = heartbeat */
 	RC_MSG_APPEND_RESP = 2,
-	RC_MSG_VOTE = 3,          /* RequestVote, or PreVote when prevote is set */
+	RC_MSG_VOTE = 3, /* RequestVote, or PreVote when prevote is set */
 	RC_MSG_VOTE_RESP = 4,
-	RC_MSG_SNAPSHOT = 5,      /* InstallSnapshot, one chunk */
+	RC_MSG_SNAPSHOT = 5, /* InstallSnapshot, one chunk */
 	RC_MSG_SNAPSHOT_RESP = 6,
-	RC_MSG_TIMEOUT_NOW = 7,   /* leadership transfer: campaign now */
-	RC_MSG_READ_INDEX = 8,    /* follower asks the leader for a read index */
+	RC_MSG_TIMEOUT_NOW = 7, /* leadership transfer: campaign now */
+	RC_MSG_READ_INDEX = 8,  /* follower asks the leader for a read index */
 	RC_MSG_READ_INDEX_RESP = 9,
 };
 #define RC_MSG_TYPE_MAX 9
@@ -168,7 +168,7 @@ struct rc_msg_snapshot {
 	rc_index index; /* last index the snapshot covers */
 	rc_term snap_term;
 	struct rc_membership membership; /* committed config at index */
-	uint64_t size;  /* total bytes */
+	uint64_t size;                   /* total bytes */
 	uint64_t offset;
 	uint32_t len;
 	bool last;
@@ -214,14 +214,14 @@ struct rc_message {
 /* ---- configuration and boot ---- */
 struct rc_options {
 	rc_id id;
-	uint64_t seed;                 /* for randomized election timeouts */
-	uint32_t election_timeout_ms;  /* base T; drawn in [T, 2T) */
+	uint64_t seed;                /* for randomized election timeouts */
+	uint32_t election_timeout_ms; /* base T; drawn in [T, 2T) */
 	uint32_t heartbeat_ms;
-	uint32_t max_append_entries;   /* per AppendEntries */
-	uint32_t max_append_bytes;     /* per AppendEntries (at least 1 entry) */
-	uint32_t max_inflight;         /* AppendEntries in flight per follower */
+	uint32_t max_append_entries; /* per AppendEntries */
+	uint32_t max_append_bytes;   /* per AppendEntries (at least 1 entry) */
+	uint32_t max_inflight;       /* AppendEntries in flight per follower */
 	uint32_t snapshot_chunk_bytes;
-	uint32_t snapshot_trailing;    /* entries kept behind a snapshot */
+	uint32_t snapshot_trailing; /* entries kept behind a snapshot */
 	bool prevote;
 	bool check_quorum;
 };
@@ -257,8 +257,8 @@ struct rc_replica;
 /* Creates a Replica; the caller owns it (rc_replica_free). Returns NULL on
  * allocation failure or invalid options/boot (a reason in errmsg when not
  * NULL, 256 bytes). */
-struct rc_replica *rc_replica_new(const struct rc_options *opts,
-				  const struct rc_boot *boot, char *errmsg);
+struct rc_replica *rc_replica_new(const struct rc_options *opts, const struct rc_boot *boot,
+				  char *errmsg);
 void rc_replica_free(struct rc_replica *r);
 
 /* ---- events ---- */
@@ -270,8 +270,8 @@ void rc_tick(struct rc_replica *r, uint64_t now_ms);
 /* Appends a client entry on the leader; data is copied. On success stores
  * the entry's index and term: the command took effect iff the entry applied
  * at that index has that term. */
-int rc_propose(struct rc_replica *r, const void *data, uint32_t len,
-	       rc_index *index, rc_term *term);
+int rc_propose(struct rc_replica *r, const void *data, uint32_t len, rc_index *index,
+	       rc_term *term);
 /* Asks for a linearizable read point. ctx is the caller's, echoed in
  * rc_update.reads exactly once: ok with an index, or failed. */
 int rc_read_index(struct rc_replica *r, uint64_t ctx);
@@ -297,8 +297,8 @@ enum rc_change { RC_ADD, RC_PROMOTE, RC_REMOVE };
 /* Single-server change (dissertation 4.1). RC_ADD adds a non-voter, which
  * the leader promotes by itself once it has caught up; RC_REMOVE removes. At
  * most one change in flight; none before the leader's no-op commits. */
-int rc_change_membership(struct rc_replica *r, enum rc_change kind,
-			 const struct rc_member *member, rc_index *index);
+int rc_change_membership(struct rc_replica *r, enum rc_change kind, const struct rc_member *member,
+			 rc_index *index);
 
 /* ---- effects ---- */
 struct rc_read {
@@ -370,8 +370,7 @@ struct rc_progress_info {
 	uint64_t last_contact_ms; /* ms since last heard, on the leader */
 };
 /* On the leader: fills up to cap entries, returns how many. */
-size_t rc_progress(const struct rc_replica *r, struct rc_progress_info *out,
-		   size_t cap);
+size_t rc_progress(const struct rc_replica *r, struct rc_progress_info *out, size_t cap);
 
 /* ---- wire codec (raftcore/codec.c) ----
  * A frame is what travels between peers: a fixed header (magic, version,

@@ -39,8 +39,7 @@ static void assign(struct rc_replica *r, struct pending_read *rd)
 	r->read_round_wanted = true;
 }
 
-static void answer(struct rc_replica *r, const struct pending_read *rd, rc_index index,
-		   int status)
+static void answer(struct rc_replica *r, const struct pending_read *rd, rc_index index, int status)
 {
 	if (rd->from == 0) {
 		outbox_read(&r->out, rd->ctx, index, status);

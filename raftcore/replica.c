@@ -20,17 +20,17 @@
 void rc_options_default(struct rc_options *o, rc_id id, uint64_t seed)
 {
 	*o = (struct rc_options){
-		.id = id,
-		.seed = seed,
-		.election_timeout_ms = 1000,
-		.heartbeat_ms = 100,
-		.max_append_entries = 1024,
-		.max_append_bytes = 1u << 20,
-		.max_inflight = 64,
-		.snapshot_chunk_bytes = 1u << 20,
-		.snapshot_trailing = 1024,
-		.prevote = true,
-		.check_quorum = true,
+	    .id = id,
+	    .seed = seed,
+	    .election_timeout_ms = 1000,
+	    .heartbeat_ms = 100,
+	    .max_append_entries = 1024,
+	    .max_append_bytes = 1u << 20,
+	    .max_inflight = 64,
+	    .snapshot_chunk_bytes = 1u << 20,
+	    .snapshot_trailing = 1024,
+	    .prevote = true,
+	    .check_quorum = true,
 	};
 }
 
@@ -64,8 +64,7 @@ void rp_set_role(struct rc_replica *r, enum rc_role role)
 {
 	enum rc_role from = r->role;
 	assert(role == RC_FOLLOWER || (from == RC_FOLLOWER && role != RC_LEADER) ||
-	       (from == RC_PRECANDIDATE &&
-		(role == RC_CANDIDATE || role == RC_PRECANDIDATE)) ||
+	       (from == RC_PRECANDIDATE && (role == RC_CANDIDATE || role == RC_PRECANDIDATE)) ||
 	       (from == RC_CANDIDATE && role != RC_FOLLOWER));
 	if (from != role)
 		outbox_pending(&r->out)->role_changed = true;
@@ -127,11 +126,12 @@ static int check_boot(const struct rc_options *o, const struct rc_boot *b, char 
 	else if (o->election_timeout_ms < 2 || o->heartbeat_ms == 0 ||
 		 o->heartbeat_ms >= o->election_timeout_ms)
 		why = "need 0 < heartbeat_ms < election_timeout_ms";
-	else if (o->max_append_entries == 0 || o->max_inflight == 0 ||
-		 o->max_append_bytes == 0 || o->snapshot_chunk_bytes == 0)
+	else if (o->max_append_entries == 0 || o->max_inflight == 0 || o->max_append_bytes == 0 ||
+		 o->snapshot_chunk_bytes == 0)
 		why = "append, inflight and chunk limits must be non-zero";
 	else if (membership_wire_check(&b->snapshot.membership) != 0)
-		why = "bad membership (too many members, a zero or repeated id, or an unterminated address)";
+		why = "bad membership (too many members, a zero or repeated id, or an unterminated "
+		      "address)";
 	else if (b->snapshot.term > b->hard_state.term)
 		why = "snapshot term above the persisted term";
 	else if (b->applied > b->snapshot.index + b->n_entries)
@@ -244,8 +244,8 @@ static bool handle_term(struct rc_replica *r, const struct rc_message *m)
 	}
 	if (m->type == RC_MSG_VOTE_RESP && m->u.vote_resp.prevote && m->u.vote_resp.granted)
 		return true; /* carries the term we would campaign in */
-	bool from_leader = m->type == RC_MSG_APPEND || m->type == RC_MSG_SNAPSHOT ||
-			   m->type == RC_MSG_TIMEOUT_NOW;
+	bool from_leader =
+	    m->type == RC_MSG_APPEND || m->type == RC_MSG_SNAPSHOT || m->type == RC_MSG_TIMEOUT_NOW;
 	rp_become_follower(r, m->term, from_leader ? m->from : 0);
 	return true;
 }
@@ -365,8 +365,7 @@ void rc_peer_unreachable(struct rc_replica *r, rc_id id)
 		r->election_deadline = deadline;
 }
 
-int rc_propose(struct rc_replica *r, const void *data, uint32_t len, rc_index *index,
-	       rc_term *term)
+int rc_propose(struct rc_replica *r, const void *data, uint32_t len, rc_index *index, rc_term *term)
 {
 	if (r->role != RC_LEADER)
 		return -RC_ENOTLEADER;
@@ -456,10 +455,10 @@ size_t rc_progress(const struct rc_replica *r, struct rc_progress_info *out, siz
 	for (uint32_t i = 0; i < r->n_progress && n < cap; i++) {
 		const struct progress *pr = &r->progress[i];
 		out[n++] = (struct rc_progress_info){
-			.id = pr->id,
-			.match_index = pr->match,
-			.next_index = pr->next,
-			.last_contact_ms = r->now - pr->last_contact,
+		    .id = pr->id,
+		    .match_index = pr->match,
+		    .next_index = pr->next,
+		    .last_contact_ms = r->now - pr->last_contact,
 		};
 	}
 	return n;

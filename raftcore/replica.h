@@ -31,11 +31,11 @@ struct progress {
 	/* REPLICATE: last index of each AppendEntries in flight, oldest first. */
 	rc_index *inflight;
 	uint32_t n_inflight;
-	bool recent_active;     /* heard from since the last CheckQuorum */
-	uint64_t last_contact;  /* ms */
-	uint64_t acked_seq;     /* highest heartbeat round acknowledged */
-	uint64_t sent_seq;      /* highest round sent in this flush */
-	rc_index commit_sent;   /* commit index the last append let it learn */
+	bool recent_active;    /* heard from since the last CheckQuorum */
+	uint64_t last_contact; /* ms */
+	uint64_t acked_seq;    /* highest heartbeat round acknowledged */
+	uint64_t sent_seq;     /* highest round sent in this flush */
+	rc_index commit_sent;  /* commit index the last append let it learn */
 	/* SNAPSHOT: the transfer in progress. */
 	rc_index snap_index;
 	uint64_t snap_offset;
@@ -45,9 +45,9 @@ struct progress {
 /* A read waiting for its heartbeat round (dissertation 6.4). */
 struct pending_read {
 	uint64_t ctx;
-	rc_id from;    /* 0: asked locally; else a follower that forwarded it */
+	rc_id from; /* 0: asked locally; else a follower that forwarded it */
 	rc_index index;
-	uint64_t seq;  /* 0 until the own-term entry commits */
+	uint64_t seq; /* 0 until the own-term entry commits */
 };
 
 struct fwd_read {
@@ -92,8 +92,8 @@ struct rc_replica {
 	/* Leader state. */
 	struct progress progress[RC_MAX_MEMBERS];
 	uint32_t n_progress;
-	rc_index noop_index;  /* first entry of this leader's term */
-	uint64_t hb_seq;      /* heartbeat round counter */
+	rc_index noop_index; /* first entry of this leader's term */
+	uint64_t hb_seq;     /* heartbeat round counter */
 	bool read_round_wanted;
 	struct pending_read *reads;
 	size_t n_reads, cap_reads;

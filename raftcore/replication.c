@@ -189,7 +189,8 @@ void rp_heartbeat_tick(struct rc_replica *r)
 		case PR_REPLICATE:
 			/* No progress for a whole interval while entries are in
 			 * flight: some were lost; find the match again. */
-			if (pr->n_inflight > 0 && pr->match == pr->match_at_tick && pr->match < last)
+			if (pr->n_inflight > 0 && pr->match == pr->match_at_tick &&
+			    pr->match < last)
 				rp_become_probe(pr);
 			break;
 		case PR_PROBE:
@@ -336,7 +337,8 @@ static void reply_append(struct rc_replica *r, const struct rc_message *m, bool 
 	if (idx > last)
 		idx = last;
 	rc_term t = 0;
-	while (rlog_term_at(&r->log, idx, &t) && t > m->u.append.prev_term && idx > r->log.prev_index)
+	while (rlog_term_at(&r->log, idx, &t) && t > m->u.append.prev_term &&
+	       idx > r->log.prev_index)
 		idx--;
 	rlog_term_at(&r->log, idx, &t);
 	resp->u.append_resp.reject_index = m->u.append.prev_index;
@@ -444,7 +446,8 @@ void rp_handle_append_resp(struct rc_replica *r, const struct rc_message *m)
 				next = pr->match + 1;
 			/* A duplicate of the rejection just handled changes nothing:
 			 * the probe it asks for is already in flight. */
-			bool duplicate = pr->state == PR_PROBE && pr->probe_sent && next == pr->next;
+			bool duplicate =
+			    pr->state == PR_PROBE && pr->probe_sent && next == pr->next;
 			if (!duplicate) {
 				rp_become_probe(pr);
 				pr->next = next;

@@ -55,7 +55,8 @@ void rp_send_snapshot_chunk(struct rc_replica *r, struct progress *pr)
 		pr->snap_offset = 0;
 	}
 	uint64_t left = r->snap.size - pr->snap_offset;
-	uint32_t len = left < r->o.snapshot_chunk_bytes ? (uint32_t)left : r->o.snapshot_chunk_bytes;
+	uint32_t len =
+	    left < r->o.snapshot_chunk_bytes ? (uint32_t)left : r->o.snapshot_chunk_bytes;
 	struct rc_message *m = rp_msg(r, RC_MSG_SNAPSHOT, pr->id, false);
 	struct rc_msg_snapshot *s = &m->u.snapshot;
 	s->index = r->snap.index;
@@ -79,7 +80,8 @@ void rp_handle_snapshot_resp(struct rc_replica *r, const struct rc_message *m)
 	pr->recent_active = true;
 	pr->last_contact = r->now;
 	const struct rc_msg_snapshot_resp *a = &m->u.snapshot_resp;
-	if (pr->state != PR_SNAPSHOT || a->index != pr->snap_index || pr->snap_index != r->snap.index)
+	if (pr->state != PR_SNAPSHOT || a->index != pr->snap_index ||
+	    pr->snap_index != r->snap.index)
 		return;
 	/* Only an answer that moves the transfer sends a chunk: duplicated
 	 * answers must not multiply the chunks in flight (a lost chunk is
@@ -129,9 +131,10 @@ void rp_handle_snapshot(struct rc_replica *r, const struct rc_message *m)
 	if (s->offset == 0) {
 		memset(&r->recv, 0, sizeof(r->recv));
 		r->recv.active = true;
-		r->recv.meta = (struct rc_snapshot_meta){
-			.index = s->index, .term = s->snap_term, .size = s->size,
-			.membership = s->membership};
+		r->recv.meta = (struct rc_snapshot_meta){.index = s->index,
+							 .term = s->snap_term,
+							 .size = s->size,
+							 .membership = s->membership};
 	} else if (!r->recv.active || r->recv.meta.index != s->index) {
 		reply_chunk(r, m, true);
 		return;

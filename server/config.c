@@ -30,22 +30,27 @@ struct setting {
 #define NUM(kind, field) kind, offsetof(struct config, field), 0
 
 static const struct setting settings[] = {
-	{"id", NUM(K_U64, id), "1", "this node's id (1..2^63), unique in the cluster"},
-	{"api", STR(api), "127.0.0.1:7700", "HTTP API address host:port"},
-	{"peer", STR(peer), "127.0.0.1:7701", "peer (Raft) address host:port"},
-	{"data", STR(data), "./cairn-data", "data directory"},
-	{"members", K_MEMBERS, offsetof(struct config, members_text), sizeof(((struct config *)0)->members_text), "",
-	 "initial cluster, ID=HOST:PORT,... (peer addresses); empty: a single-node cluster of this node"},
-	{"log-level", STR(log_level), "info", "debug, info, warn or error"},
-	{"election-timeout", NUM(K_MS, election_timeout_ms), "1s", "base election timeout (drawn in [T, 2T))"},
-	{"heartbeat", NUM(K_MS, heartbeat_ms), "100ms", "leader heartbeat interval"},
-	{"request-timeout", NUM(K_MS, request_timeout_ms), "5s", "how long a write may wait to commit (then 504)"},
-	{"max-value", NUM(K_BYTES, max_value), "1MiB", "largest value accepted (then 413)"},
-	{"snapshot-entries", NUM(K_U64, snapshot_entries), "10000", "take a snapshot every this many applied entries"},
-	{"max-connections", NUM(K_U64, max_connections), "16384", "most simultaneous HTTP connections"},
-	{"segment-size", NUM(K_BYTES, segment_bytes), "64MiB", "log segment size"},
-	{"config", STR(config_file), "", "read settings from this file first"},
-	{"help", NUM(K_BOOL, help), "false", "print this help and exit"},
+    {"id", NUM(K_U64, id), "1", "this node's id (1..2^63), unique in the cluster"},
+    {"api", STR(api), "127.0.0.1:7700", "HTTP API address host:port"},
+    {"peer", STR(peer), "127.0.0.1:7701", "peer (Raft) address host:port"},
+    {"data", STR(data), "./cairn-data", "data directory"},
+    {"members", K_MEMBERS, offsetof(struct config, members_text),
+     sizeof(((struct config *)0)->members_text), "",
+     "initial cluster, ID=HOST:PORT,... (peer addresses); empty: a single-node cluster of this "
+     "node"},
+    {"log-level", STR(log_level), "info", "debug, info, warn or error"},
+    {"election-timeout", NUM(K_MS, election_timeout_ms), "1s",
+     "base election timeout (drawn in [T, 2T))"},
+    {"heartbeat", NUM(K_MS, heartbeat_ms), "100ms", "leader heartbeat interval"},
+    {"request-timeout", NUM(K_MS, request_timeout_ms), "5s",
+     "how long a write may wait to commit (then 504)"},
+    {"max-value", NUM(K_BYTES, max_value), "1MiB", "largest value accepted (then 413)"},
+    {"snapshot-entries", NUM(K_U64, snapshot_entries), "10000",
+     "take a snapshot every this many applied entries"},
+    {"max-connections", NUM(K_U64, max_connections), "16384", "most simultaneous HTTP connections"},
+    {"segment-size", NUM(K_BYTES, segment_bytes), "64MiB", "log segment size"},
+    {"config", STR(config_file), "", "read settings from this file first"},
+    {"help", NUM(K_BOOL, help), "false", "print this help and exit"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -107,7 +112,7 @@ static int parse_ms(const char *s, uint64_t *out)
 static int parse_bytes(const char *s, uint64_t *out)
 {
 	static const struct unit units[] = {
-		{"", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024 * 1024 * 1024}};
+	    {"", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024 * 1024 * 1024}};
 	return parse_scaled(s, units, 4, out);
 }
 
@@ -134,7 +139,8 @@ static int parse_members(struct config *c, const char *s, char *err)
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 		const char *eq = memchr(p, '=', len);
 		if (!eq || c->n_members == CONFIG_MAX_MEMBERS) {
-			snprintf(err, 256, "members: expected ID=HOST:PORT,... (at most %d), got '%.*s'",
+			snprintf(err, 256,
+				 "members: expected ID=HOST:PORT,... (at most %d), got '%.*s'",
 				 CONFIG_MAX_MEMBERS, (int)len, p);
 			return -1;
 		}
@@ -142,7 +148,8 @@ static int parse_members(struct config *c, const char *s, char *err)
 		size_t idlen = (size_t)(eq - p);
 		size_t addrlen = len - idlen - 1;
 		struct config_member *m = &c->members[c->n_members];
-		if (idlen == 0 || idlen >= sizeof(idbuf) || addrlen == 0 || addrlen >= CONFIG_ADDR_MAX) {
+		if (idlen == 0 || idlen >= sizeof(idbuf) || addrlen == 0 ||
+		    addrlen >= CONFIG_ADDR_MAX) {
 			snprintf(err, 256, "members: bad entry '%.*s'", (int)len, p);
 			return -1;
 		}
@@ -155,7 +162,8 @@ static int parse_members(struct config *c, const char *s, char *err)
 		memcpy(m->peer, eq + 1, addrlen);
 		m->peer[addrlen] = 0;
 		if (!valid_address(m->peer)) {
-			snprintf(err, 256, "members: bad address '%s' for id %s (expected HOST:PORT)",
+			snprintf(err, 256,
+				 "members: bad address '%s' for id %s (expected HOST:PORT)",
 				 m->peer, idbuf);
 			return -1;
 		}
@@ -196,7 +204,8 @@ static int set_value(struct config *c, const struct setting *st, const char *v, 
 	case K_BYTES:
 		if (parse_bytes(v, (uint64_t *)(void *)(base + st->offset)) == 0)
 			return 0;
-		snprintf(err, 256, "%s: expected a size like 1048576, 64KiB, 1MiB, got '%s'", st->name, v);
+		snprintf(err, 256, "%s: expected a size like 1048576, 64KiB, 1MiB, got '%s'",
+			 st->name, v);
 		return -1;
 	case K_BOOL:
 		if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
@@ -276,7 +285,8 @@ static int load_file(struct config *c, const char *path, char *err)
 		}
 		const struct setting *st = find(name, strlen(name));
 		if (!st || strcmp(st->name, "config") == 0) {
-			snprintf(err, 256, "%.150s:%d: unknown setting '%.60s'", path, lineno, name);
+			snprintf(err, 256, "%.150s:%d: unknown setting '%.60s'", path, lineno,
+				 name);
 			rv = -1;
 			break;
 		}
@@ -332,7 +342,8 @@ static int next_flag(int argc, char **argv, int *i, const struct setting **st, c
 static int validate(struct config *c, char *err)
 {
 	if (!valid_address(c->api)) {
-		snprintf(err, 256, "api: expected HOST:PORT with a port of 1..65535, got '%s'", c->api);
+		snprintf(err, 256, "api: expected HOST:PORT with a port of 1..65535, got '%s'",
+			 c->api);
 		return -1;
 	}
 	if (!valid_address(c->peer)) {
@@ -345,7 +356,9 @@ static int validate(struct config *c, char *err)
 		return -1;
 	}
 	if (c->heartbeat_ms == 0 || c->heartbeat_ms * 2 > c->election_timeout_ms) {
-		snprintf(err, 256, "heartbeat (%" PRIu64 "ms) must be at most half the election timeout (%" PRIu64 "ms)",
+		snprintf(err, 256,
+			 "heartbeat (%" PRIu64
+			 "ms) must be at most half the election timeout (%" PRIu64 "ms)",
 			 c->heartbeat_ms, c->election_timeout_ms);
 		return -1;
 	}

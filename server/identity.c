@@ -76,8 +76,8 @@ static int create(const char *dir, const struct config *cfg, struct identity *ou
 	out->node_id = cfg->id;
 	out->cluster_id = cluster_id_of(cfg);
 	char text[4096];
-	size_t n = (size_t)snprintf(text, sizeof(text), "cairn-identity 1\nnode %" PRIu64
-						     "\ncluster %016" PRIx64 "\n",
+	size_t n = (size_t)snprintf(text, sizeof(text),
+				    "cairn-identity 1\nnode %" PRIu64 "\ncluster %016" PRIx64 "\n",
 				    out->node_id, out->cluster_id);
 	for (size_t i = 0; i < cfg->n_members; i++) {
 		struct rc_member *m = &out->bootstrap.members[out->bootstrap.n++];

@@ -166,18 +166,21 @@ static void on_role_change(struct node *n, const struct rc_update *u)
 	n->leader = u->leader;
 	if (n->leader != old_leader) {
 		if (n->leader)
-			log_info("leader is now node %llu (term %llu)", (unsigned long long)n->leader,
+			log_info("leader is now node %llu (term %llu)",
+				 (unsigned long long)n->leader,
 				 (unsigned long long)rc_term_of(n->r));
 		else
-			log_info("no leader known (term %llu)", (unsigned long long)rc_term_of(n->r));
+			log_info("no leader known (term %llu)",
+				 (unsigned long long)rc_term_of(n->r));
 		/* Writes in flight through the old leader: their fate is
 		 * unknown here, never reported as failed or ok. */
 		node_fail_writes(n, API_UNKNOWN_OUTCOME,
-				 "the leader changed while the write was in flight; it may or may not have taken effect");
+				 "the leader changed while the write was in flight; it may or may "
+				 "not have taken effect");
 	}
 	if (n->role != old_role)
-		log_info("role %s -> %s in term %llu", rc_role_name(old_role), rc_role_name(n->role),
-			 (unsigned long long)rc_term_of(n->r));
+		log_info("role %s -> %s in term %llu", rc_role_name(old_role),
+			 rc_role_name(n->role), (unsigned long long)rc_term_of(n->r));
 }
 
 void node_turn(void *arg)
@@ -277,7 +280,8 @@ static bool accept_peer(void *arg, uint64_t from)
 static void on_peer_state(void *arg, uint64_t peer, bool connected)
 {
 	struct node *n = arg;
-	log_info("peer %llu %s", (unsigned long long)peer, connected ? "connected" : "disconnected");
+	log_info("peer %llu %s", (unsigned long long)peer,
+		 connected ? "connected" : "disconnected");
 	if (!connected) {
 		rc_peer_unreachable(n->r, peer);
 		return;
@@ -331,8 +335,8 @@ static int boot_replica(struct node *n, char *err)
 		char path[1024];
 		if (storage_snap_path(n->st, path, sizeof(path)) != 0 ||
 		    store_restore(n->store, path) != 0) {
-			snprintf(err, 256, "restoring snapshot %llu: %s", (unsigned long long)sm->index,
-				 store_errmsg(n->store));
+			snprintf(err, 256, "restoring snapshot %llu: %s",
+				 (unsigned long long)sm->index, store_errmsg(n->store));
 			return -1;
 		}
 		log_info("restored the store from snapshot %llu", (unsigned long long)sm->index);
@@ -443,17 +447,17 @@ static int open_state(struct node *n, char *err)
 static int open_network(struct node *n, struct api_backend *be, char *err)
 {
 	struct transport_options to = {
-		.self_id = n->id.node_id,
-		.cluster_id = n->id.cluster_id,
-		.listen_addr = n->cfg.peer,
-		.max_kind = FRAME_KIND_MAX,
-		.log = transport_log,
+	    .self_id = n->id.node_id,
+	    .cluster_id = n->id.cluster_id,
+	    .listen_addr = n->cfg.peer,
+	    .max_kind = FRAME_KIND_MAX,
+	    .log = transport_log,
 	};
 	struct transport_handlers th = {
-		.on_frame = on_frame,
-		.accept_peer = accept_peer,
-		.on_peer_state = on_peer_state,
-		.arg = n,
+	    .on_frame = on_frame,
+	    .accept_peer = accept_peer,
+	    .on_peer_state = on_peer_state,
+	    .arg = n,
 	};
 	if (transport_new(n->loop, &to, &th, &n->tp, err) != 0)
 		return -1;

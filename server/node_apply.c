@@ -158,11 +158,11 @@ void node_apply(struct node *n, const struct rc_entry *entries, size_t count)
 		abort();
 	for (size_t i = 0; i < count; i++)
 		se[i] = (struct store_entry){
-			.index = entries[i].index,
-			.term = entries[i].term,
-			.type = entries[i].type,
-			.data = entries[i].data,
-			.len = entries[i].len,
+		    .index = entries[i].index,
+		    .term = entries[i].term,
+		    .type = entries[i].type,
+		    .data = entries[i].data,
+		    .len = entries[i].len,
 		};
 	int rv = store_apply_batch(n->store, se, count, on_result, n);
 	if (se != small)
@@ -252,8 +252,9 @@ static void expire_list(struct node *n, struct req_list *l, uint64_t now)
 		if (rq->is_query)
 			req_answer_query(n, rq, API_TIMEOUT, "the read did not complete in time");
 		else
-			req_answer_cmd(n, rq, API_TIMEOUT,
-				       "the write did not commit in time; it may still take effect");
+			req_answer_cmd(
+			    n, rq, API_TIMEOUT,
+			    "the write did not commit in time; it may still take effect");
 	}
 }
 

@@ -138,8 +138,8 @@ static enum api_status be_health(void *impl, char *reason, size_t cap)
 	}
 	if (applied < commit) {
 		/* 503 like no_leader: this node cannot serve current data yet. */
-		snprintf(reason, cap, "catching up: applied %llu of %llu", (unsigned long long)applied,
-			 (unsigned long long)commit);
+		snprintf(reason, cap, "catching up: applied %llu of %llu",
+			 (unsigned long long)applied, (unsigned long long)commit);
 		return API_NO_LEADER;
 	}
 	return API_OK;
@@ -153,12 +153,12 @@ static void be_meta(void *impl, struct api_meta *out)
 void node_backend_init(struct node *n, struct api_backend *be)
 {
 	*be = (struct api_backend){
-		.impl = n,
-		.submit = be_submit,
-		.query = be_query,
-		.status = be_status,
-		.health = be_health,
-		.meta = be_meta,
+	    .impl = n,
+	    .submit = be_submit,
+	    .query = be_query,
+	    .status = be_status,
+	    .health = be_health,
+	    .meta = be_meta,
 	};
 }
 
@@ -313,14 +313,16 @@ void node_on_forward_ack(struct node *n, const uint8_t *p, size_t len)
 	enum api_status st = p[8] < API_STATUS_COUNT ? (enum api_status)p[8] : API_INTERNAL;
 	if (st != API_OK) {
 		req_answer_cmd(n, rq, st,
-			       st == API_NO_LEADER ? "the leader changed; retry" : "refused by the leader");
+			       st == API_NO_LEADER ? "the leader changed; retry"
+						   : "refused by the leader");
 		return;
 	}
 	rq->index = get_u64(p + 9);
 	rq->term = get_u64(p + 17);
 	if (rq->index <= n->applied) {
 		/* Already applied here (a slow ack): its result is gone. */
-		req_answer_cmd(n, rq, API_UNKNOWN_OUTCOME, "applied before the leader's answer came");
+		req_answer_cmd(n, rq, API_UNKNOWN_OUTCOME,
+			       "applied before the leader's answer came");
 		return;
 	}
 	req_list_push(&n->proposed, rq);

@@ -119,13 +119,13 @@ struct node {
 	/* requests */
 	pthread_mutex_t inbox_mu;
 	struct request *inbox;
-	uint64_t next_req_id; /* loop thread */
-	struct req_list proposed;   /* waiting for their entry to apply */
-	struct req_list forwarded;  /* sent to the leader, waiting for its ack */
-	struct req_list reading;    /* waiting for a read index */
-	struct req_list ready;      /* read index known, waiting for apply */
-	struct watch_set *watches;  /* blocking queries waiting for a change */
-	uint64_t tombstone_floor;   /* store_tombstone_floor() last seen */
+	uint64_t next_req_id;      /* loop thread */
+	struct req_list proposed;  /* waiting for their entry to apply */
+	struct req_list forwarded; /* sent to the leader, waiting for its ack */
+	struct req_list reading;   /* waiting for a read index */
+	struct req_list ready;     /* read index known, waiting for apply */
+	struct watch_set *watches; /* blocking queries waiting for a change */
+	uint64_t tombstone_floor;  /* store_tombstone_floor() last seen */
 
 	/* persistence */
 	struct pending_persist *pending;

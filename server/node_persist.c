@@ -41,7 +41,8 @@ static void *syncer_main(void *arg)
 		int rv = storage_sync(n->st, NULL);
 		uint64_t took = loop_clock_ms() - t0;
 		if (took >= SLOW_SYNC_MS)
-			log_warn("slow log write: %llu ms for one group commit", (unsigned long long)took);
+			log_warn("slow log write: %llu ms for one group commit",
+				 (unsigned long long)took);
 		pthread_mutex_lock(&n->sync_mu);
 		if (rv != 0) {
 			n->sync_rv = rv;
@@ -121,7 +122,8 @@ static void hold_messages(struct node *n, struct pending_persist *p, const struc
 static void release(struct node *n, struct pending_persist *p)
 {
 	for (size_t k = 0; k < p->n_frames; k++) {
-		transport_send(n->tp, p->frame_to[k], FRAME_RAFT, p->frames[k], p->frame_lens[k], 0);
+		transport_send(n->tp, p->frame_to[k], FRAME_RAFT, p->frames[k], p->frame_lens[k],
+			       0);
 		free(p->frames[k]);
 	}
 	for (size_t k = 0; k < p->n_self; k++)

@@ -98,8 +98,7 @@ void node_maybe_install(struct node *n)
 	if (rv != 0)
 		node_fatal(n, "storing a received snapshot", storage_errmsg(n->st));
 	char path[1024];
-	if (storage_snap_path(n->st, path, sizeof(path)) != 0 ||
-	    store_restore(n->store, path) != 0)
+	if (storage_snap_path(n->st, path, sizeof(path)) != 0 || store_restore(n->store, path) != 0)
 		node_fatal(n, "restoring a received snapshot", store_errmsg(n->store));
 	n->applied = store_applied_index(n->store);
 	n->last_snapshot_index = rm->index;
@@ -177,7 +176,8 @@ void node_snapshot_poll(struct node *n, bool wait)
 	meta->term = job->info.term;
 	meta->size = (uint64_t)sb.st_size;
 	struct rc_membership m;
-	if (job->info.config && rc_membership_decode(job->info.config, job->info.config_len, &m) == 0)
+	if (job->info.config &&
+	    rc_membership_decode(job->info.config, job->info.config_len, &m) == 0)
 		encode_conf(n, &m, meta);
 	else
 		encode_conf(n, &n->id.bootstrap, meta);

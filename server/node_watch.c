@@ -24,7 +24,7 @@ static void query_meta(struct node *n, const struct request *rq, struct api_meta
 	if (rq->q.consistency == CONSISTENCY_STALE) {
 		meta->stale = true;
 		meta->last_contact_ms =
-			n->role == RC_LEADER ? 0 : loop_now_ms(n->loop) - n->last_leader_contact;
+		    n->role == RC_LEADER ? 0 : loop_now_ms(n->loop) - n->last_leader_contact;
 	}
 }
 

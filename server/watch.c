@@ -183,7 +183,8 @@ void watch_match_prefix(struct watch_set *w, const uint8_t *prefix, size_t len,
 		struct request *rq = w->heap[i];
 		const struct cmd_bytes *k = &rq->q.key;
 		bool under = k->len >= len && memcmp(k->p, prefix, len) == 0;
-		bool above = is_prefix_watch(rq) && k->len <= len && memcmp(k->p, prefix, k->len) == 0;
+		bool above =
+		    is_prefix_watch(rq) && k->len <= len && memcmp(k->p, prefix, k->len) == 0;
 		if (under || above)
 			mark(rq, out);
 	}

@@ -20,13 +20,13 @@
 #include "../unit/rc_msg_equal.h"
 #include "raftcore.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
+#define CHECK(cond)                                                                       \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
 			fprintf(stderr, "property failed: %s (%s:%d)\n", #cond, __FILE__, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
+				__LINE__);                                                \
+			abort();                                                          \
+		}                                                                         \
 	} while (0)
 
 static void put_u32(uint8_t *p, uint32_t v)

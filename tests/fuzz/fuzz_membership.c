@@ -15,13 +15,13 @@
 #include "../unit/rc_msg_equal.h"
 #include "raftcore.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
+#define CHECK(cond)                                                                       \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
 			fprintf(stderr, "property failed: %s (%s:%d)\n", #cond, __FILE__, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
+				__LINE__);                                                \
+			abort();                                                          \
+		}                                                                         \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -69,7 +69,10 @@ static void memberships(void)
 	static const struct {
 		const char *name;
 		uint32_t n, addr_len;
-	} cases[] = {{"empty", 0, 0}, {"one", 1, 0}, {"three", 3, 0}, {"five", 5, 0},
+	} cases[] = {{"empty", 0, 0},
+		     {"one", 1, 0},
+		     {"three", 3, 0},
+		     {"five", 5, 0},
 		     {"full_long_addrs", RC_MAX_MEMBERS, RC_ADDR_MAX - 1}};
 	unsigned char buf[4096];
 

@@ -84,11 +84,11 @@ static void boot(struct h_cluster *c, struct h_node *nd)
 	while (skip < nd->n_log && nd->log[skip].index <= nd->snap.index)
 		skip++;
 	struct rc_boot b = {
-		.hard_state = nd->hs,
-		.snapshot = nd->snap,
-		.entries = nd->log + skip,
-		.n_entries = nd->n_log - skip,
-		.applied = nd->snap.index,
+	    .hard_state = nd->hs,
+	    .snapshot = nd->snap,
+	    .entries = nd->log + skip,
+	    .n_entries = nd->n_log - skip,
+	    .applied = nd->snap.index,
 	};
 	char err[256];
 	nd->r = rc_replica_new(&o, &b, err);
@@ -206,7 +206,8 @@ static void send_copied(struct h_cluster *c, struct h_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static void install_chunk(struct h_cluster *c, struct h_node *nd, const struct rc_snapshot_chunk *ch)
+static void install_chunk(struct h_cluster *c, struct h_node *nd,
+			  const struct rc_snapshot_chunk *ch)
 {
 	if (!ch->last)
 		return;
@@ -519,7 +520,7 @@ void h_set_log(struct h_cluster *c, rc_id id, const rc_term *terms, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		assert(i == 0 || terms[i] >= terms[i - 1]);
 		nd->log[i] = (struct rc_entry){
-			.term = terms[i], .index = nd->snap.index + 1 + i, .type = RC_ENTRY_NOOP};
+		    .term = terms[i], .index = nd->snap.index + 1 + i, .type = RC_ENTRY_NOOP};
 	}
 	if (n && nd->hs.term < terms[n - 1])
 		nd->hs = (struct rc_hard_state){.term = terms[n - 1], .vote = 0};
@@ -590,9 +591,10 @@ int h_snapshot(struct h_cluster *c, rc_id id, rc_index index, uint64_t size)
 {
 	struct h_node *nd = h_node(c, id);
 	const struct rc_entry *e = rc_entry_at(nd->r, index);
-	struct rc_snapshot_meta meta = {
-		.index = index, .term = e ? e->term : 0, .size = size,
-		.membership = nd->snap.membership};
+	struct rc_snapshot_meta meta = {.index = index,
+					.term = e ? e->term : 0,
+					.size = size,
+					.membership = nd->snap.membership};
 	/* The configuration at index: the newest config entry up to it. */
 	for (size_t i = 0; i < nd->n_log && nd->log[i].index <= index; i++)
 		if (nd->log[i].type == RC_ENTRY_CONFIG)

@@ -49,7 +49,7 @@ struct h_node {
 	struct h_persist *pending;
 	size_t n_pending;
 	/* effects seen */
-	rc_index applied;   /* last index applied */
+	rc_index applied; /* last index applied */
 	rc_term applied_term[4096];
 	/* Committed entries handed out out of order (not applied + 1) or
 	 * beyond what is durable on this node's disk: the harness counts
@@ -71,8 +71,7 @@ struct h_cluster;
  * lets a test check the update's shape (what is in msgs and what in
  * msgs_after_persist, the hard state beside them, committed entries...).
  * The update is borrowed for the call. */
-typedef void (*h_observer)(struct h_cluster *c, rc_id id, const struct rc_update *u,
-			   void *arg);
+typedef void (*h_observer)(struct h_cluster *c, rc_id id, const struct rc_update *u, void *arg);
 
 struct h_cluster {
 	struct h_node nodes[H_MAX_NODES];

@@ -203,6 +203,8 @@ static void key_shape_rules(void **state)
 static void bad_durations_are_400(void **state)
 {
 	struct test_server *ts = *state;
+	/* (A raw space, "1 s", is refused earlier, as a control byte in the
+	 * target: see the bad-input integration test.) */
 	const char *bad[] = {"10",
 			     "1.5s",
 			     "-1s",
@@ -210,7 +212,6 @@ static void bad_durations_are_400(void **state)
 			     "10x",
 			     "s",
 			     "",
-			     "1 s",
 			     "1S",
 			     "1sec",
 			     "0x10s",

@@ -55,8 +55,7 @@ static void put_u64(uint8_t *p, uint64_t v)
 
 static uint32_t get_u32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Recomputes the trailing CRC after a test changed a frame on purpose. */
@@ -178,11 +177,11 @@ static struct rc_message sample(int i)
 		fill_membership(&ms, 3);
 		n = rc_membership_encode(&ms, config_data, sizeof config_data);
 		assert_true(n > 0);
-		sample_entries[0] = (struct rc_entry){5, 11, RC_ENTRY_COMMAND,
-						      sizeof cmd_data - 1, cmd_data};
+		sample_entries[0] =
+		    (struct rc_entry){5, 11, RC_ENTRY_COMMAND, sizeof cmd_data - 1, cmd_data};
 		sample_entries[1] = (struct rc_entry){6, 12, RC_ENTRY_NOOP, 0, NULL};
-		sample_entries[2] = (struct rc_entry){7, 13, RC_ENTRY_CONFIG, (uint32_t)n,
-						      config_data};
+		sample_entries[2] =
+		    (struct rc_entry){7, 13, RC_ENTRY_CONFIG, (uint32_t)n, config_data};
 		m = header(RC_MSG_APPEND);
 		m.u.append.prev_index = 10;
 		m.u.append.prev_term = 5;
@@ -355,8 +354,8 @@ static void append_with_entries_round_trips(void **state)
 static void append_at_the_index_and_term_limits_round_trips(void **state)
 {
 	struct rc_entry e[2] = {
-		{UINT64_MAX - 1, UINT64_MAX - 1, RC_ENTRY_NOOP, 0, NULL},
-		{UINT64_MAX, UINT64_MAX, RC_ENTRY_COMMAND, 1, "x"},
+	    {UINT64_MAX - 1, UINT64_MAX - 1, RC_ENTRY_NOOP, 0, NULL},
+	    {UINT64_MAX, UINT64_MAX, RC_ENTRY_COMMAND, 1, "x"},
 	};
 	struct rc_message m = header(RC_MSG_APPEND);
 	(void)state;
@@ -468,8 +467,8 @@ static void encode_rejects_a_buffer_too_small(void **state)
 static void encode_rejects_invalid_messages(void **state)
 {
 	struct rc_entry e[2] = {
-		{5, 11, RC_ENTRY_COMMAND, 1, "a"},
-		{5, 12, RC_ENTRY_COMMAND, 1, "b"},
+	    {5, 11, RC_ENTRY_COMMAND, 1, "a"},
+	    {5, 12, RC_ENTRY_COMMAND, 1, "b"},
 	};
 	struct rc_message m;
 	(void)state;
@@ -546,8 +545,8 @@ static void encode_rejects_a_frame_over_the_maximum(void **state)
 {
 	static const uint8_t small[1];
 	struct rc_entry e[2] = {
-		{1, 1, RC_ENTRY_COMMAND, RC_MAX_ENTRY_BYTES, small},
-		{1, 2, RC_ENTRY_COMMAND, RC_MAX_ENTRY_BYTES, small},
+	    {1, 1, RC_ENTRY_COMMAND, RC_MAX_ENTRY_BYTES, small},
+	    {1, 2, RC_ENTRY_COMMAND, RC_MAX_ENTRY_BYTES, small},
 	};
 	struct rc_message m = header(RC_MSG_APPEND);
 	(void)state;
@@ -748,9 +747,9 @@ static void decode_rejects_non_consecutive_entry_index(void **state)
 	(void)state;
 	patch_u64_rejected(1, OFF_ENTRY0 + 8, 10); /* first must be prev + 1 */
 	patch_u64_rejected(1, OFF_ENTRY0 + 8, 12);
-	patch_u64_rejected(1, e1 + 8, 11);         /* repeated */
-	patch_u64_rejected(1, e1 + 8, 14);         /* gap */
-	patch_u64_rejected(1, OFF_FIELDS, 11);     /* prev_index moved */
+	patch_u64_rejected(1, e1 + 8, 11);                 /* repeated */
+	patch_u64_rejected(1, e1 + 8, 14);                 /* gap */
+	patch_u64_rejected(1, OFF_FIELDS, 11);             /* prev_index moved */
 	patch_u64_rejected(1, OFF_FIELDS, UINT64_MAX - 1); /* would wrap */
 }
 
@@ -758,8 +757,8 @@ static void decode_rejects_entry_terms_out_of_order(void **state)
 {
 	size_t e1 = OFF_ENTRY0 + ENTRY_HEADER + sizeof cmd_data - 1;
 	(void)state;
-	patch_u64_rejected(1, e1, 4);          /* below the entry before */
-	patch_u64_rejected(1, e1, 8);          /* above the message's term */
+	patch_u64_rejected(1, e1, 4);             /* below the entry before */
+	patch_u64_rejected(1, e1, 8);             /* above the message's term */
 	patch_u64_rejected(1, OFF_FIELDS + 8, 6); /* prev_term above entry 0 */
 	patch_u64_rejected(0, OFF_FIELDS + 8, 8); /* prev_term above term */
 }
@@ -767,26 +766,26 @@ static void decode_rejects_entry_terms_out_of_order(void **state)
 static void decode_rejects_bool_other_than_0_or_1(void **state)
 {
 	(void)state;
-	patch_u8_rejected(2, OFF_FIELDS, 2);       /* append_resp.success */
-	patch_u8_rejected(4, OFF_FIELDS, 2);       /* vote.prevote */
+	patch_u8_rejected(2, OFF_FIELDS, 2);        /* append_resp.success */
+	patch_u8_rejected(4, OFF_FIELDS, 2);        /* vote.prevote */
 	patch_u8_rejected(4, OFF_FIELDS + 1, 0x80); /* vote.transfer */
-	patch_u8_rejected(6, OFF_FIELDS, 2);       /* vote_resp.prevote */
+	patch_u8_rejected(6, OFF_FIELDS, 2);        /* vote_resp.prevote */
 	patch_u8_rejected(6, OFF_FIELDS + 1, 0xff); /* vote_resp.granted */
 	patch_u8_rejected(8, OFF_SNAP_LAST, 2);
 	patch_u8_rejected(7, OFF_SNAP_MEMBER0 + 8, 2); /* member voter */
-	patch_u8_rejected(10, OFF_FIELDS + 16, 2); /* snapshot_resp.rejected */
-	patch_u8_rejected(14, OFF_FIELDS + 16, 2); /* read_index_resp.ok */
+	patch_u8_rejected(10, OFF_FIELDS + 16, 2);     /* snapshot_resp.rejected */
+	patch_u8_rejected(14, OFF_FIELDS + 16, 2);     /* read_index_resp.ok */
 }
 
 static void decode_rejects_inconsistent_snapshot_chunk(void **state)
 {
 	(void)state;
-	patch_u64_rejected(7, OFF_SNAP_SIZE, 15);      /* chunk past the end */
-	patch_u64_rejected(7, OFF_SNAP_SIZE, 16);      /* reaches end, not last */
-	patch_u64_rejected(7, OFF_SNAP_OFFSET, 1001);  /* offset past the end */
+	patch_u64_rejected(7, OFF_SNAP_SIZE, 15);     /* chunk past the end */
+	patch_u64_rejected(7, OFF_SNAP_SIZE, 16);     /* reaches end, not last */
+	patch_u64_rejected(7, OFF_SNAP_OFFSET, 1001); /* offset past the end */
 	patch_u64_rejected(7, OFF_SNAP_OFFSET, UINT64_MAX);
-	patch_u8_rejected(7, OFF_SNAP_LAST, 1);        /* last, before the end */
-	patch_u8_rejected(8, OFF_SNAP_LAST, 0);        /* at the end, not last */
+	patch_u8_rejected(7, OFF_SNAP_LAST, 1); /* last, before the end */
+	patch_u8_rejected(8, OFF_SNAP_LAST, 0); /* at the end, not last */
 }
 
 /* The chunk length must be exactly the rest of the body. */
@@ -813,8 +812,8 @@ static void decode_rejects_bad_snapshot_membership(void **state)
 	patch_u8_rejected(7, OFF_SNAP_MEMBERSHIP + 1, RC_MAX_MEMBERS + 1);
 	patch_u8_rejected(7, OFF_SNAP_MEMBERSHIP + 1, 4); /* one more */
 	patch_u8_rejected(7, OFF_SNAP_MEMBERSHIP + 1, 2); /* one fewer */
-	patch_u8_rejected(7, m0 + 9, RC_ADDR_MAX);    /* addr has no room for NUL */
-	patch_u8_rejected(7, m0 + 10 + 5, 0);         /* NUL inside addr */
+	patch_u8_rejected(7, m0 + 9, RC_ADDR_MAX);        /* addr has no room for NUL */
+	patch_u8_rejected(7, m0 + 10 + 5, 0);             /* NUL inside addr */
 }
 
 static void decode_rejects_failed_read_with_an_index(void **state)
@@ -879,43 +878,43 @@ static void msg_type_name_names_every_type(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_message_type_round_trips),
-		cmocka_unit_test(heartbeat_round_trips_without_entries),
-		cmocka_unit_test(append_with_entries_round_trips),
-		cmocka_unit_test(append_at_the_index_and_term_limits_round_trips),
-		cmocka_unit_test(append_with_largest_entry_round_trips),
-		cmocka_unit_test(append_resp_round_trips),
-		cmocka_unit_test(vote_and_prevote_round_trip),
-		cmocka_unit_test(snapshot_chunks_round_trip),
-		cmocka_unit_test(read_index_and_timeout_now_round_trip),
-		cmocka_unit_test(decoded_data_points_into_the_input),
-		cmocka_unit_test(encode_rejects_a_buffer_too_small),
-		cmocka_unit_test(encode_rejects_invalid_messages),
-		cmocka_unit_test(encode_rejects_a_frame_over_the_maximum),
-		cmocka_unit_test(frame_length_reads_the_total_from_the_header),
-		cmocka_unit_test(frame_length_rejects_a_bad_header),
-		cmocka_unit_test(decode_rejects_truncated_frame),
-		cmocka_unit_test(decode_rejects_every_single_bit_flip),
-		cmocka_unit_test(decode_rejects_trailing_bytes_after_the_frame),
-		cmocka_unit_test(decode_rejects_trailing_garbage_inside_the_body),
-		cmocka_unit_test(decode_rejects_every_shortened_body_with_a_valid_crc),
-		cmocka_unit_test(decode_rejects_unknown_message_type),
-		cmocka_unit_test(decode_rejects_bad_version_magic_or_reserved),
-		cmocka_unit_test(decode_rejects_zero_sender_or_receiver),
-		cmocka_unit_test(decode_rejects_entry_count_beyond_bytes_left),
-		cmocka_unit_test(decode_rejects_entry_len_beyond_buffer),
-		cmocka_unit_test(decode_rejects_entry_len_over_the_maximum),
-		cmocka_unit_test(decode_rejects_unknown_entry_type),
-		cmocka_unit_test(decode_rejects_non_consecutive_entry_index),
-		cmocka_unit_test(decode_rejects_entry_terms_out_of_order),
-		cmocka_unit_test(decode_rejects_bool_other_than_0_or_1),
-		cmocka_unit_test(decode_rejects_inconsistent_snapshot_chunk),
-		cmocka_unit_test(decode_rejects_snapshot_len_not_matching_the_data),
-		cmocka_unit_test(decode_rejects_bad_snapshot_membership),
-		cmocka_unit_test(decode_rejects_failed_read_with_an_index),
-		cmocka_unit_test(failed_decode_leaves_nothing_to_release),
-		cmocka_unit_test(release_is_safe_twice_and_for_any_type),
-		cmocka_unit_test(msg_type_name_names_every_type),
+	    cmocka_unit_test(every_message_type_round_trips),
+	    cmocka_unit_test(heartbeat_round_trips_without_entries),
+	    cmocka_unit_test(append_with_entries_round_trips),
+	    cmocka_unit_test(append_at_the_index_and_term_limits_round_trips),
+	    cmocka_unit_test(append_with_largest_entry_round_trips),
+	    cmocka_unit_test(append_resp_round_trips),
+	    cmocka_unit_test(vote_and_prevote_round_trip),
+	    cmocka_unit_test(snapshot_chunks_round_trip),
+	    cmocka_unit_test(read_index_and_timeout_now_round_trip),
+	    cmocka_unit_test(decoded_data_points_into_the_input),
+	    cmocka_unit_test(encode_rejects_a_buffer_too_small),
+	    cmocka_unit_test(encode_rejects_invalid_messages),
+	    cmocka_unit_test(encode_rejects_a_frame_over_the_maximum),
+	    cmocka_unit_test(frame_length_reads_the_total_from_the_header),
+	    cmocka_unit_test(frame_length_rejects_a_bad_header),
+	    cmocka_unit_test(decode_rejects_truncated_frame),
+	    cmocka_unit_test(decode_rejects_every_single_bit_flip),
+	    cmocka_unit_test(decode_rejects_trailing_bytes_after_the_frame),
+	    cmocka_unit_test(decode_rejects_trailing_garbage_inside_the_body),
+	    cmocka_unit_test(decode_rejects_every_shortened_body_with_a_valid_crc),
+	    cmocka_unit_test(decode_rejects_unknown_message_type),
+	    cmocka_unit_test(decode_rejects_bad_version_magic_or_reserved),
+	    cmocka_unit_test(decode_rejects_zero_sender_or_receiver),
+	    cmocka_unit_test(decode_rejects_entry_count_beyond_bytes_left),
+	    cmocka_unit_test(decode_rejects_entry_len_beyond_buffer),
+	    cmocka_unit_test(decode_rejects_entry_len_over_the_maximum),
+	    cmocka_unit_test(decode_rejects_unknown_entry_type),
+	    cmocka_unit_test(decode_rejects_non_consecutive_entry_index),
+	    cmocka_unit_test(decode_rejects_entry_terms_out_of_order),
+	    cmocka_unit_test(decode_rejects_bool_other_than_0_or_1),
+	    cmocka_unit_test(decode_rejects_inconsistent_snapshot_chunk),
+	    cmocka_unit_test(decode_rejects_snapshot_len_not_matching_the_data),
+	    cmocka_unit_test(decode_rejects_bad_snapshot_membership),
+	    cmocka_unit_test(decode_rejects_failed_read_with_an_index),
+	    cmocka_unit_test(failed_decode_leaves_nothing_to_release),
+	    cmocka_unit_test(release_is_safe_twice_and_for_any_type),
+	    cmocka_unit_test(msg_type_name_names_every_type),
 	};
 	return cmocka_run_group_tests_name("rc_codec", tests, NULL, NULL);
 }

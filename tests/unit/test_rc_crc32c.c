@@ -83,18 +83,19 @@ static void hardware_and_software_paths_agree(void **state)
 	fill(b, sizeof b, 2);
 	for (size_t off = 0; off < 8; off++)
 		for (size_t len = 0; len <= 300; len++)
-			assert_int_equal(rc_crc32c(0, b + off, len), rc_crc32c_soft(0, b + off, len));
+			assert_int_equal(rc_crc32c(0, b + off, len),
+					 rc_crc32c_soft(0, b + off, len));
 	assert_int_equal(rc_crc32c(7, b + 3, sizeof b - 3), rc_crc32c_soft(7, b + 3, sizeof b - 3));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(check_value_of_123456789),
-		cmocka_unit_test(rfc3720_vectors),
-		cmocka_unit_test(empty_input_leaves_the_crc_unchanged),
-		cmocka_unit_test(incremental_equals_one_shot),
-		cmocka_unit_test(hardware_and_software_paths_agree),
+	    cmocka_unit_test(check_value_of_123456789),
+	    cmocka_unit_test(rfc3720_vectors),
+	    cmocka_unit_test(empty_input_leaves_the_crc_unchanged),
+	    cmocka_unit_test(incremental_equals_one_shot),
+	    cmocka_unit_test(hardware_and_software_paths_agree),
 	};
 	return cmocka_run_group_tests_name("rc_crc32c", tests, NULL, NULL);
 }

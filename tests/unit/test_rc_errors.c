@@ -43,9 +43,9 @@ static void role_name_names_every_role(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(strerror_maps_every_negated_code),
-		cmocka_unit_test(strerror_says_unknown_for_other_values),
-		cmocka_unit_test(role_name_names_every_role),
+	    cmocka_unit_test(strerror_maps_every_negated_code),
+	    cmocka_unit_test(strerror_says_unknown_for_other_values),
+	    cmocka_unit_test(role_name_names_every_role),
 	};
 	return cmocka_run_group_tests_name("rc_errors", tests, NULL, NULL);
 }

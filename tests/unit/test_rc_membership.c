@@ -230,7 +230,7 @@ static void decode_rejects_bad_address_length(void **state)
 	int n;
 	(void)state;
 
-	patch_rejected(OFF_MEMBER0 + 9, 8);   /* beyond its bytes */
+	patch_rejected(OFF_MEMBER0 + 9, 8); /* beyond its bytes */
 	patch_rejected(OFF_MEMBER0 + 9, 0xff);
 	/* An address of RC_ADDR_MAX bytes leaves no room for the NUL. */
 	memset(&m, 0, sizeof m);
@@ -290,23 +290,23 @@ static void find_returns_the_member_or_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(empty_membership_round_trips),
-		cmocka_unit_test(three_members_round_trip),
-		cmocka_unit_test(largest_membership_round_trips),
-		cmocka_unit_test(decoded_addresses_are_copies_with_zeroed_tails),
-		cmocka_unit_test(encode_rejects_a_buffer_too_small),
-		cmocka_unit_test(encode_rejects_invalid_memberships),
-		cmocka_unit_test(decode_rejects_truncated_input),
-		cmocka_unit_test(decode_rejects_trailing_bytes),
-		cmocka_unit_test(decode_rejects_unknown_version),
-		cmocka_unit_test(decode_rejects_count_not_matching_members),
-		cmocka_unit_test(decode_rejects_duplicate_member_id),
-		cmocka_unit_test(decode_rejects_zero_member_id),
-		cmocka_unit_test(decode_rejects_voter_flag_other_than_0_or_1),
-		cmocka_unit_test(decode_rejects_bad_address_length),
-		cmocka_unit_test(decode_rejects_overlong_address_in_the_last_slot),
-		cmocka_unit_test(decode_rejects_nul_inside_an_address),
-		cmocka_unit_test(find_returns_the_member_or_null),
+	    cmocka_unit_test(empty_membership_round_trips),
+	    cmocka_unit_test(three_members_round_trip),
+	    cmocka_unit_test(largest_membership_round_trips),
+	    cmocka_unit_test(decoded_addresses_are_copies_with_zeroed_tails),
+	    cmocka_unit_test(encode_rejects_a_buffer_too_small),
+	    cmocka_unit_test(encode_rejects_invalid_memberships),
+	    cmocka_unit_test(decode_rejects_truncated_input),
+	    cmocka_unit_test(decode_rejects_trailing_bytes),
+	    cmocka_unit_test(decode_rejects_unknown_version),
+	    cmocka_unit_test(decode_rejects_count_not_matching_members),
+	    cmocka_unit_test(decode_rejects_duplicate_member_id),
+	    cmocka_unit_test(decode_rejects_zero_member_id),
+	    cmocka_unit_test(decode_rejects_voter_flag_other_than_0_or_1),
+	    cmocka_unit_test(decode_rejects_bad_address_length),
+	    cmocka_unit_test(decode_rejects_overlong_address_in_the_last_slot),
+	    cmocka_unit_test(decode_rejects_nul_inside_an_address),
+	    cmocka_unit_test(find_returns_the_member_or_null),
 	};
 	return cmocka_run_group_tests_name("rc_membership", tests, NULL, NULL);
 }

@@ -56,8 +56,8 @@ static void single_node_commits_after_persist(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(three_nodes_elect_and_commit),
-		cmocka_unit_test(single_node_commits_after_persist),
+	    cmocka_unit_test(three_nodes_elect_and_commit),
+	    cmocka_unit_test(single_node_commits_after_persist),
 	};
 	return cmocka_run_group_tests_name("rc_smoke", tests, NULL, NULL);
 }

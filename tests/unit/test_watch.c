@@ -162,10 +162,10 @@ static void watchers_expire_in_deadline_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(key_change_wakes_exact_and_prefix_watchers_only),
-		cmocka_unit_test(recursive_delete_wakes_watchers_under_and_above_it),
-		cmocka_unit_test(a_watcher_matched_twice_is_listed_once),
-		cmocka_unit_test(watchers_expire_in_deadline_order),
+	    cmocka_unit_test(key_change_wakes_exact_and_prefix_watchers_only),
+	    cmocka_unit_test(recursive_delete_wakes_watchers_under_and_above_it),
+	    cmocka_unit_test(a_watcher_matched_twice_is_listed_once),
+	    cmocka_unit_test(watchers_expire_in_deadline_order),
 	};
 	return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
 }
