@@ -3,7 +3,7 @@
 #   scripts/deps.sh build    what `make`/`make test` need
 #   scripts/deps.sh bench    plus the benchmark tools
 set -e
-want="gcc make pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libcmocka-dev clang libclang-rt-14-dev"
+want="gcc make pkg-config clang-format libmicrohttpd-dev libcjson-dev libsqlite3-dev libcmocka-dev clang libclang-rt-14-dev"
 case "${1:-build}" in
 bench) want="$want wrk hyperfine" ;;
 esac
