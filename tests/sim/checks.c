@@ -182,7 +182,8 @@ static void log_matching(struct sim *s, struct node *n, const struct rc_entry *e
 		slot->prev_term = prev;
 	else if (slot->prev_term != prev)
 		sim_fail(s, "Log Matching",
-			 "n%" PRIu64 " has entry %" PRIu64 "/t%" PRIu64 " after an entry of term %" PRIu64
+			 "n%" PRIu64 " has entry %" PRIu64 "/t%" PRIu64
+			 " after an entry of term %" PRIu64
 			 ", another log has it after term %" PRIu64,
 			 n->id, e->index, e->term, prev, slot->prev_term);
 }
@@ -200,8 +201,8 @@ void check_update_entries(struct sim *s, struct node *n, const struct rc_update 
 		const struct rc_hard_state *hs = &u->hard_state;
 		if (hs->term < cur->hs.term)
 			sim_fail(s, "Monotonic term",
-				 "n%" PRIu64 " persists term %" PRIu64 " after term %" PRIu64, n->id,
-				 hs->term, cur->hs.term);
+				 "n%" PRIu64 " persists term %" PRIu64 " after term %" PRIu64,
+				 n->id, hs->term, cur->hs.term);
 		else if (hs->term == cur->hs.term && cur->hs.vote && hs->vote != cur->hs.vote)
 			sim_fail(s, "One vote per term",
 				 "n%" PRIu64 " persists vote n%" PRIu64 " in term %" PRIu64
@@ -220,7 +221,8 @@ void check_update_entries(struct sim *s, struct node *n, const struct rc_update 
 	if (t) {
 		if (still_leader)
 			sim_fail(s, "Leader Append-Only",
-				 "leader n%" PRIu64 " of term %" PRIu64 " truncates its log from %" PRIu64,
+				 "leader n%" PRIu64 " of term %" PRIu64
+				 " truncates its log from %" PRIu64,
 				 n->id, term_now, t);
 		const struct sentry *old = dlog_at(&cur->log, t);
 		if (old) {
@@ -231,7 +233,8 @@ void check_update_entries(struct sim *s, struct node *n, const struct rc_update 
 					 n->id, t, n->commit);
 			else if (t <= s->chk.h && old->term == s->chk.hist[t - 1].term)
 				sim_fail(s, "State Machine Safety",
-					 "n%" PRIu64 " truncates committed entry %" PRIu64 "/t%" PRIu64,
+					 "n%" PRIu64 " truncates committed entry %" PRIu64
+					 "/t%" PRIu64,
 					 n->id, t, old->term);
 			if (s->rule_checks) {
 				const struct rc_entry *rep = NULL;
@@ -261,7 +264,8 @@ void check_update_entries(struct sim *s, struct node *n, const struct rc_update 
 		}
 		if (e->term > term_now || (still_leader && e->term != term_now)) {
 			sim_fail(s, still_leader ? "Leader Append-Only" : "contract",
-				 "n%" PRIu64 " in term %" PRIu64 " appends entry %" PRIu64 "/t%" PRIu64,
+				 "n%" PRIu64 " in term %" PRIu64 " appends entry %" PRIu64
+				 "/t%" PRIu64,
 				 n->id, term_now, e->index, e->term);
 			return;
 		}
@@ -273,7 +277,8 @@ void check_update_entries(struct sim *s, struct node *n, const struct rc_update 
 			known = dstate_term(cur, e->index - 1, &prev);
 		if (known && prev > e->term) {
 			sim_fail(s, "Log Matching",
-				 "n%" PRIu64 " entry %" PRIu64 "/t%" PRIu64 " follows a higher term %" PRIu64,
+				 "n%" PRIu64 " entry %" PRIu64 "/t%" PRIu64
+				 " follows a higher term %" PRIu64,
 				 n->id, e->index, e->term, prev);
 			return;
 		}
@@ -315,7 +320,8 @@ void check_sent(struct sim *s, struct node *n, const struct rc_message *m, rc_te
 		if (!dstate_covers(dur, i, ack_term))
 			sim_fail(s, "rule: append acknowledged after persist",
 				 "n%" PRIu64 " acknowledges entry %" PRIu64 "/t%" PRIu64
-				 " to n%" PRIu64 " before it is durable (durable log ends at %" PRIu64 ")",
+				 " to n%" PRIu64
+				 " before it is durable (durable log ends at %" PRIu64 ")",
 				 n->id, i, ack_term, m->to, dlog_last(&dur->log));
 	}
 }
@@ -374,8 +380,8 @@ static void record_commit(struct sim *s, struct node *n, const struct rc_entry *
 		struct gent *g = &c->hist[i - 1];
 		if (g->term != e->term || g->hash != h) {
 			sim_fail(s, "State Machine Safety",
-				 "leader n%" PRIu64 " of term %" PRIu64 " commits %" PRIu64 "/t%" PRIu64
-				 " but %" PRIu64 "/t%" PRIu64 " was committed before",
+				 "leader n%" PRIu64 " of term %" PRIu64 " commits %" PRIu64
+				 "/t%" PRIu64 " but %" PRIu64 "/t%" PRIu64 " was committed before",
 				 n->id, term, i, e->term, i, g->term);
 			return;
 		}
@@ -394,7 +400,9 @@ static void record_commit(struct sim *s, struct node *n, const struct rc_entry *
 		c->hist = xrealloc(c->hist, c->cap_h * sizeof(*c->hist));
 	}
 	uint64_t prev_chain = c->h ? c->hist[c->h - 1].chain : 0;
-	c->hist[c->h++] = (struct gent){.term = e->term, .ct = term, .hash = h,
+	c->hist[c->h++] = (struct gent){.term = e->term,
+					.ct = term,
+					.hash = h,
 					.chain = chain_next(prev_chain, i, e->term, h),
 					.type = e->type};
 	const char *err = kv_apply(&c->oracle, e);
@@ -403,7 +411,9 @@ static void record_commit(struct sim *s, struct node *n, const struct rc_entry *
 		return;
 	}
 	TRACE(s, n, "COMMITTED %" PRIu64 "/t%" PRIu64 " %s (leader term %" PRIu64 ")", i, e->term,
-	      e->type == RC_ENTRY_COMMAND ? "cmd" : e->type == RC_ENTRY_CONFIG ? "config" : "noop",
+	      e->type == RC_ENTRY_COMMAND  ? "cmd"
+	      : e->type == RC_ENTRY_CONFIG ? "config"
+					   : "noop",
 	      term);
 	lin_committed(s, i, e);
 	completeness_at(s, i);
@@ -420,8 +430,9 @@ static void leader_completeness_full(struct sim *s, struct node *n, rc_term term
 			continue;
 		const struct rc_entry *e = rc_entry_at(n->r, i);
 		sim_fail(s, "Leader Completeness",
-			 "n%" PRIu64 " became leader of term %" PRIu64 " without committed entry %" PRIu64
-			 "/t%" PRIu64 " (committed in term %" PRIu64 "; it has %s%" PRIu64 ")",
+			 "n%" PRIu64 " became leader of term %" PRIu64
+			 " without committed entry %" PRIu64 "/t%" PRIu64
+			 " (committed in term %" PRIu64 "; it has %s%" PRIu64 ")",
 			 n->id, term, i, g->term, g->ct, e ? "term " : "nothing, last index ",
 			 e ? e->term : rc_last_index(n->r));
 		return;
@@ -485,8 +496,8 @@ static void lease_check(struct sim *s, struct node *n)
 			continue;
 		voters++;
 		rc_id id = m->members[k].id;
-		if (id == n->id || (id <= SIM_MAX_NODES && n->heard[id - 1] &&
-				    n->heard[id - 1] - 1 + d >= s->now))
+		if (id == n->id ||
+		    (id <= SIM_MAX_NODES && n->heard[id - 1] && n->heard[id - 1] - 1 + d >= s->now))
 			heard++;
 	}
 	if (2 * heard <= voters)
@@ -496,13 +507,12 @@ static void lease_check(struct sim *s, struct node *n)
 			 n->id, n->term, s->now - n->leader_since, heard, voters, d);
 }
 
-void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term term,
-		   rc_index commit)
+void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term term, rc_index commit)
 {
 	struct checks *c = &s->chk;
 	if (term < n->term) {
-		sim_fail(s, "Monotonic term",
-			 "n%" PRIu64 " term went from %" PRIu64 " to %" PRIu64, n->id, n->term, term);
+		sim_fail(s, "Monotonic term", "n%" PRIu64 " term went from %" PRIu64 " to %" PRIu64,
+			 n->id, n->term, term);
 		return;
 	}
 	bool was_leader = n->role == RC_LEADER && n->term == term;
@@ -511,8 +521,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 		rc_id *l = &c->leader_of[term];
 		if (*l && *l != n->id) {
 			sim_fail(s, "Election Safety",
-				 "n%" PRIu64 " and n%" PRIu64 " are both leaders of term %" PRIu64, *l,
-				 n->id, term);
+				 "n%" PRIu64 " and n%" PRIu64 " are both leaders of term %" PRIu64,
+				 *l, n->id, term);
 			return;
 		}
 		*l = n->id;
@@ -528,7 +538,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 		if (!was_leader) {
 			s->n_elections++;
 			n->leader_since = s->now;
-			TRACE(s, n, "LEADER of term %" PRIu64 " (last %" PRIu64 ", commit %" PRIu64 ")",
+			TRACE(s, n,
+			      "LEADER of term %" PRIu64 " (last %" PRIu64 ", commit %" PRIu64 ")",
 			      term, rc_last_index(n->r), commit);
 			leader_completeness_full(s, n, term);
 		}
@@ -542,7 +553,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 	}
 	if (commit > (last > snap ? last : snap)) {
 		sim_fail(s, "Monotonic commit",
-			 "n%" PRIu64 " commit index %" PRIu64 " is beyond its log (last %" PRIu64 ")",
+			 "n%" PRIu64 " commit index %" PRIu64 " is beyond its log (last %" PRIu64
+			 ")",
 			 n->id, commit, last);
 		return;
 	}
@@ -556,7 +568,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 				if (i <= snap)
 					continue;
 				sim_fail(s, "contract",
-					 "leader n%" PRIu64 " committed %" PRIu64 " which is not in its log",
+					 "leader n%" PRIu64 " committed %" PRIu64
+					 " which is not in its log",
 					 n->id, i);
 				break;
 			}
@@ -573,7 +586,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 		for (rc_index i = n->commit + 1; i <= commit && !s->failed; i++) {
 			const struct rc_entry *e = rc_entry_at(n->r, i);
 			const struct gent *g = &c->hist[i - 1];
-			if (e && (e->term != g->term || entry_hash(e->type, e->data, e->len) != g->hash))
+			if (e &&
+			    (e->term != g->term || entry_hash(e->type, e->data, e->len) != g->hash))
 				sim_fail(s, "State Machine Safety",
 					 "n%" PRIu64 " commits %" PRIu64 "/t%" PRIu64
 					 " but %" PRIu64 "/t%" PRIu64 " was committed",
@@ -581,8 +595,8 @@ void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term ter
 		}
 	}
 	if (role != n->role)
-		TRACE(s, n, "role %s -> %s term %" PRIu64, rc_role_name(n->role), rc_role_name(role),
-		      term);
+		TRACE(s, n, "role %s -> %s term %" PRIu64, rc_role_name(n->role),
+		      rc_role_name(role), term);
 	n->role = role;
 	n->term = term;
 	n->commit = commit;
@@ -641,14 +655,15 @@ void check_snapshot(struct sim *s, struct node *n, const struct kv *kv, const ch
 	rc_index i = kv->applied;
 	if (i > c->h) {
 		sim_fail(s, "State Machine Safety",
-			 "n%" PRIu64 " %s a state at %" PRIu64 " beyond the committed %" PRIu64, n->id,
-			 what, i, c->h);
+			 "n%" PRIu64 " %s a state at %" PRIu64 " beyond the committed %" PRIu64,
+			 n->id, what, i, c->h);
 		return;
 	}
 	uint64_t chain = i ? c->hist[i - 1].chain : 0;
 	if (kv->chain != chain)
 		sim_fail(s, "State Machine Safety",
-			 "n%" PRIu64 " %s a state at %" PRIu64 " that differs from the committed history",
+			 "n%" PRIu64 " %s a state at %" PRIu64
+			 " that differs from the committed history",
 			 n->id, what, i);
 }
 
@@ -666,8 +681,9 @@ bool check_converged(struct sim *s, char *why, size_t cap)
 	}
 	rc_index commit = rc_commit_index(l->r), last = rc_last_index(l->r);
 	if (commit != last || l->kv.applied != commit) {
-		snprintf(why, cap, "leader n%" PRIu64 " commit %" PRIu64 " last %" PRIu64
-			 " applied %" PRIu64, l->id, commit, last, l->kv.applied);
+		snprintf(why, cap,
+			 "leader n%" PRIu64 " commit %" PRIu64 " last %" PRIu64 " applied %" PRIu64,
+			 l->id, commit, last, l->kv.applied);
 		return false;
 	}
 	const struct rc_membership *m = rc_membership(l->r);
@@ -688,8 +704,9 @@ bool check_converged(struct sim *s, char *why, size_t cap)
 				 "n%" PRIu64 " t%" PRIu64 " commit %" PRIu64 " last %" PRIu64
 				 " applied %" PRIu64 " leader n%" PRIu64 " vs leader n%" PRIu64
 				 " t%" PRIu64 " commit %" PRIu64,
-				 n->id, rc_term_of(n->r), rc_commit_index(n->r), rc_last_index(n->r),
-				 n->kv.applied, rc_leader(n->r), l->id, rc_term_of(l->r), commit);
+				 n->id, rc_term_of(n->r), rc_commit_index(n->r),
+				 rc_last_index(n->r), n->kv.applied, rc_leader(n->r), l->id,
+				 rc_term_of(l->r), commit);
 			return false;
 		}
 	}
@@ -705,8 +722,9 @@ void check_membership(struct sim *s, struct node *n)
 		if (e->type != RC_ENTRY_CONFIG)
 			continue;
 		if (rc_membership_decode(e->p->data, e->p->len, &want) != 0) {
-			sim_fail(s, "Membership", "n%" PRIu64 " config entry %" PRIu64 " does not decode",
-				 n->id, e->index);
+			sim_fail(s, "Membership",
+				 "n%" PRIu64 " config entry %" PRIu64 " does not decode", n->id,
+				 e->index);
 			return;
 		}
 		break;

@@ -26,8 +26,9 @@
 void sim_schedule(struct sim *s, uint64_t at, uint8_t kind, int node, uint32_t gen,
 		  struct smsg *msg)
 {
-	evq_push(&s->q, (struct ev){.time = at, .kind = kind, .node = (int8_t)node, .gen = gen,
-				    .msg = msg});
+	evq_push(
+	    &s->q,
+	    (struct ev){.time = at, .kind = kind, .node = (int8_t)node, .gen = gen, .msg = msg});
 }
 
 void sim_schedule_tick(struct sim *s, struct node *n)
@@ -43,7 +44,8 @@ static struct node *pick_node(struct sim *s, struct rng *r, bool want_leader)
 	int n = 0;
 	for (uint32_t i = 0; i < s->n_slots; i++) {
 		struct node *x = &s->nodes[i];
-		if (x->exists && x->up && !x->paused && (!want_leader || rc_role(x->r) == RC_LEADER))
+		if (x->exists && x->up && !x->paused &&
+		    (!want_leader || rc_role(x->r) == RC_LEADER))
 			c[n++] = x;
 	}
 	return n ? c[rng_below(r, (uint64_t)n)] : NULL;
@@ -160,8 +162,8 @@ static void change_membership(struct sim *s)
 		TRACE(s, l, "nemesis membership %s n%" PRIu64 ": %s", names[kind], mb.id,
 		      rc_strerror(rv));
 	else
-		TRACE(s, l, "nemesis membership %s n%" PRIu64 ": config entry %" PRIu64, names[kind],
-		      mb.id, index);
+		TRACE(s, l, "nemesis membership %s n%" PRIu64 ": config entry %" PRIu64,
+		      names[kind], mb.id, index);
 	node_drive(s, l);
 	if (rv == 0 && kind == RC_ADD && !s->failed)
 		node_create(s, mb.id, NULL);
@@ -288,7 +290,8 @@ static void check_reads_answered(struct sim *s)
 		    r->t_inv < s->heal_at) {
 			sim_fail(s, "Liveness",
 				 "read %zu asked of n%" PRIu64 " at %" PRIu64
-				 " ms is still unanswered %" PRIu64 " ms after the cluster converged",
+				 " ms is still unanswered %" PRIu64
+				 " ms after the cluster converged",
 				 i + 1, n->id, r->t_inv, s->now - s->converged_at);
 			return;
 		}
@@ -312,8 +315,8 @@ static void converge(struct sim *s)
 		return;
 	}
 	if (s->now >= s->heal_at + CONVERGE_MS) {
-		sim_fail(s, "Liveness", "no convergence %u ms after the final heal: %s", CONVERGE_MS,
-			 why);
+		sim_fail(s, "Liveness", "no convergence %u ms after the final heal: %s",
+			 CONVERGE_MS, why);
 		return;
 	}
 	sim_schedule(s, s->now + 10, EV_CONVERGE, -1, 0, NULL);
@@ -333,8 +336,8 @@ static uint64_t log_budget(const struct swarm *w)
 		per_msg = 1;
 	if (per_msg > w->max_ents)
 		per_msg = w->max_ents;
-	uint64_t rtt = w->delay_min + w->delay_max + (w->fsync_min + w->fsync_max) / 2 +
-		       w->tick_max + 1;
+	uint64_t rtt =
+	    w->delay_min + w->delay_max + (w->fsync_min + w->fsync_max) / 2 + w->tick_max + 1;
 	uint64_t budget = 15000 * w->max_inflight * per_msg / rtt;
 	return budget < 100 ? 100 : budget;
 }
@@ -452,8 +455,7 @@ int sim_run(uint64_t seed, const struct sim_flags *f, uint64_t *events_out, char
 		node_create(s, i + 1, &m);
 		s->nodes[i].joined = true;
 	}
-	sim_schedule(s, rng_range(&s->rnem, s->sw.nem_min, s->sw.nem_max), EV_NEMESIS, -1, 0,
-		     NULL);
+	sim_schedule(s, rng_range(&s->rnem, s->sw.nem_min, s->sw.nem_max), EV_NEMESIS, -1, 0, NULL);
 	if (s->sw.write_every)
 		sim_schedule(s, gap(&s->rcli, s->sw.write_every), EV_WRITE, -1, 0, NULL);
 	if (s->sw.read_every)
@@ -474,7 +476,8 @@ int sim_run(uint64_t seed, const struct sim_flags *f, uint64_t *events_out, char
 		}
 		if (s->events >= EVENT_CAP)
 			sim_fail(s, "Liveness",
-				 "message storm: %u events by %" PRIu64 " ms (%" PRIu64 " messages)",
+				 "message storm: %u events by %" PRIu64 " ms (%" PRIu64
+				 " messages)",
 				 EVENT_CAP, s->now, s->n_msgs);
 	}
 	if (!s->failed && !cut && s->phase != PH_DONE)
@@ -485,12 +488,13 @@ int sim_run(uint64_t seed, const struct sim_flags *f, uint64_t *events_out, char
 			 s->fail_time);
 	}
 	if (trace || stats)
-		printf("seed %" PRIu64 " end at %" PRIu64 " ms: %" PRIu64 " events, %" PRIu64 " messages, %" PRIu64
-		       " elections, %" PRIu64 " crashes, %" PRIu64 " snapshot installs, committed %zu, "
+		printf("seed %" PRIu64 " end at %" PRIu64 " ms: %" PRIu64 " events, %" PRIu64
+		       " messages, %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64
+		       " snapshot installs, committed %zu, "
 		       "writes ok %" PRIu64 "/%zu, reads ok %" PRIu64 " failed %" PRIu64 "/%zu%s\n",
-		       seed, s->now, s->events, s->n_msgs, s->n_elections, s->n_crashes, s->n_snap_installs,
-		       s->chk.h, s->lin.writes_ok, s->lin.nw, s->lin.reads_ok, s->lin.reads_failed,
-		       s->lin.nr, cut ? " (cut by --steps)" : "");
+		       seed, s->now, s->events, s->n_msgs, s->n_elections, s->n_crashes,
+		       s->n_snap_installs, s->chk.h, s->lin.writes_ok, s->lin.nw, s->lin.reads_ok,
+		       s->lin.reads_failed, s->lin.nr, cut ? " (cut by --steps)" : "");
 	*events_out = s->events;
 	int failed = s->failed;
 	for (uint32_t i = 0; i < SIM_MAX_NODES; i++)

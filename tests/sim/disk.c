@@ -272,14 +272,15 @@ const char *disk_hs(struct disk *d, struct batch *b, const struct rc_hard_state 
 	return apply_op(&d->cur, o);
 }
 
-const char *disk_entries(struct disk *d, struct batch *b, rc_index trunc,
-			 const struct rc_entry *e, size_t n)
+const char *disk_entries(struct disk *d, struct batch *b, rc_index trunc, const struct rc_entry *e,
+			 size_t n)
 {
 	struct op *o = add_op(b, OP_ENTRIES);
 	o->trunc = trunc;
 	o->ents = xrealloc(NULL, n * sizeof(*o->ents));
 	for (size_t i = 0; i < n; i++) {
-		o->ents[i] = (struct sentry){.term = e[i].term, .index = e[i].index,
+		o->ents[i] = (struct sentry){.term = e[i].term,
+					     .index = e[i].index,
 					     .type = e[i].type,
 					     .p = payload_new(e[i].data, e[i].len)};
 		o->n++;
@@ -379,11 +380,17 @@ const char *disk_boot(const struct disk *d, struct rc_boot *boot, struct rc_entr
 	struct rc_entry *e = xrealloc(NULL, n * sizeof(*e));
 	for (size_t i = 0; i < n; i++) {
 		const struct sentry *se = dlog_at(&s->log, si + 1 + i);
-		e[i] = (struct rc_entry){.term = se->term, .index = se->index, .type = se->type,
-					 .len = se->p->len, .data = se->p->data};
+		e[i] = (struct rc_entry){.term = se->term,
+					 .index = se->index,
+					 .type = se->type,
+					 .len = se->p->len,
+					 .data = se->p->data};
 	}
-	*boot = (struct rc_boot){.hard_state = s->hs, .snapshot = s->snap->meta,
-				 .entries = e, .n_entries = n, .applied = si};
+	*boot = (struct rc_boot){.hard_state = s->hs,
+				 .snapshot = s->snap->meta,
+				 .entries = e,
+				 .n_entries = n,
+				 .applied = si};
 	*ents = e;
 	return NULL;
 }

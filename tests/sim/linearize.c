@@ -76,8 +76,11 @@ uint64_t lin_write_invoke(struct sim *s, uint8_t key, struct node *n)
 		l->cap_w = l->cap_w ? 2 * l->cap_w : 256;
 		l->w = xrealloc(l->w, l->cap_w * sizeof(*l->w));
 	}
-	l->w[l->nw++] = (struct wop){.key = key, .status = W_PENDING, .node = (int8_t)(n->id - 1),
-				     .h_inv = s->chk.h, .t_inv = s->now};
+	l->w[l->nw++] = (struct wop){.key = key,
+				     .status = W_PENDING,
+				     .node = (int8_t)(n->id - 1),
+				     .h_inv = s->chk.h,
+				     .t_inv = s->now};
 	return l->nw;
 }
 
@@ -114,18 +117,21 @@ void lin_committed(struct sim *s, rc_index index, const struct rc_entry *e)
 		return;
 	struct lin *l = &s->lin;
 	if (wid > l->nw) {
-		sim_fail(s, "Linearizability", "committed write %" PRIu64 " was never proposed", wid);
+		sim_fail(s, "Linearizability", "committed write %" PRIu64 " was never proposed",
+			 wid);
 		return;
 	}
 	struct wop *w = &l->w[wid - 1];
 	if (w->status == W_APPLIED) {
-		sim_fail(s, "Linearizability", "write %" PRIu64 " committed twice (at %" PRIu64
-			 " and %" PRIu64 ")", wid, w->index, index);
+		sim_fail(s, "Linearizability",
+			 "write %" PRIu64 " committed twice (at %" PRIu64 " and %" PRIu64 ")", wid,
+			 w->index, index);
 		return;
 	}
 	if (w->status == W_FAILED) {
 		sim_fail(s, "Linearizability",
-			 "write %" PRIu64 " that rc_propose refused is committed at %" PRIu64, wid, index);
+			 "write %" PRIu64 " that rc_propose refused is committed at %" PRIu64, wid,
+			 index);
 		return;
 	}
 	if (w->index != index || w->term != e->term) {
@@ -137,7 +143,8 @@ void lin_committed(struct sim *s, rc_index index, const struct rc_entry *e)
 	}
 	if (index <= w->h_inv) {
 		sim_fail(s, "Linearizability",
-			 "write %" PRIu64 " invoked when %" PRIu64 " was committed took index %" PRIu64,
+			 "write %" PRIu64 " invoked when %" PRIu64
+			 " was committed took index %" PRIu64,
 			 wid, w->h_inv, index);
 		return;
 	}
@@ -160,9 +167,12 @@ uint64_t lin_read_invoke(struct sim *s, uint8_t key, struct node *n)
 		l->cap_r = l->cap_r ? 2 * l->cap_r : 256;
 		l->r = xrealloc(l->r, l->cap_r * sizeof(*l->r));
 	}
-	l->r[l->nr++] = (struct rop){.key = key, .state = R_WAIT_INDEX,
-				     .node = (int8_t)(n->id - 1), .life = n->life,
-				     .h_inv = s->chk.h, .frontier_inv = l->frontier[key],
+	l->r[l->nr++] = (struct rop){.key = key,
+				     .state = R_WAIT_INDEX,
+				     .node = (int8_t)(n->id - 1),
+				     .life = n->life,
+				     .h_inv = s->chk.h,
+				     .frontier_inv = l->frontier[key],
 				     .t_inv = s->now};
 	return l->nr;
 }
@@ -178,14 +188,15 @@ void lin_read_result(struct sim *s, struct node *n, const struct rc_read *rd)
 	struct lin *l = &s->lin;
 	uint64_t rid = rd->ctx;
 	if (rid == 0 || rid > l->nr) {
-		sim_fail(s, "contract", "n%" PRIu64 " answers read ctx %" PRIu64 " nobody asked", n->id,
-			 rid);
+		sim_fail(s, "contract", "n%" PRIu64 " answers read ctx %" PRIu64 " nobody asked",
+			 n->id, rid);
 		return;
 	}
 	struct rop *r = &l->r[rid - 1];
 	if (r->node != (int8_t)(n->id - 1) || r->life != n->life || r->state != R_WAIT_INDEX) {
 		sim_fail(s, "contract",
-			 "n%" PRIu64 " answers read %" PRIu64 " (asked of n%d in life %u, state %u)",
+			 "n%" PRIu64 " answers read %" PRIu64
+			 " (asked of n%d in life %u, state %u)",
 			 n->id, rid, r->node + 1, r->life, r->state);
 		return;
 	}
@@ -197,8 +208,8 @@ void lin_read_result(struct sim *s, struct node *n, const struct rc_read *rd)
 	}
 	if (rd->index < r->h_inv) {
 		sim_fail(s, "Linearizability",
-			 "n%" PRIu64 " gives read %" PRIu64 " the read index %" PRIu64 " but %" PRIu64
-			 " was committed before the read was invoked (stale read)",
+			 "n%" PRIu64 " gives read %" PRIu64 " the read index %" PRIu64
+			 " but %" PRIu64 " was committed before the read was invoked (stale read)",
 			 n->id, rid, rd->index, r->h_inv);
 		return;
 	}
@@ -250,7 +261,8 @@ void lin_read_serve(struct sim *s, struct node *n, uint64_t rid)
 	if (got_index < r->frontier_inv) {
 		sim_fail(s, "Linearizability",
 			 "read %" PRIu64 " of key %u returned write@%" PRIu64
-			 " older than write@%" PRIu64 " another read returned before it was invoked",
+			 " older than write@%" PRIu64
+			 " another read returned before it was invoked",
 			 rid, r->key, got_index, r->frontier_inv);
 		return;
 	}

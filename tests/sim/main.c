@@ -53,12 +53,13 @@ static double wall(void)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr,
-		"usage: %s --seed=S [--trace] [--steps=N]\n"
-		"       %s --seeds=N [--start=S0] [--jobs=J] [--until-fail] [--time-limit=SEC]\n"
-		"          [--mutant=NAME] [--baseline=BIN] [--no-rule-checks] [--no-read-answers]\n"
-		"          [--stats] [--quiet]\n",
-		argv0, argv0);
+	fprintf(
+	    stderr,
+	    "usage: %s --seed=S [--trace] [--steps=N]\n"
+	    "       %s --seeds=N [--start=S0] [--jobs=J] [--until-fail] [--time-limit=SEC]\n"
+	    "          [--mutant=NAME] [--baseline=BIN] [--no-rule-checks] [--no-read-answers]\n"
+	    "          [--stats] [--quiet]\n",
+	    argv0, argv0);
 	exit(2);
 }
 
@@ -79,7 +80,10 @@ static bool arg_u64(const char *a, const char *name, uint64_t *out)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.start = 1, .seeds = 1, .jobs = 1, .rule_checks = true,
+	*o = (struct opts){.start = 1,
+			   .seeds = 1,
+			   .jobs = 1,
+			   .rule_checks = true,
 			   .read_answers = true,
 			   .argv0 = argv[0]};
 	for (int i = 1; i < argc; i++) {
@@ -132,8 +136,11 @@ static void run_one(const struct opts *o, uint64_t seed, struct result *r)
 {
 	r->seed = seed;
 	r->msg[0] = 0;
-	struct sim_flags f = {.trace = o->trace, .stats = o->stats, .rule_checks = o->rule_checks,
-			      .read_answers = o->read_answers, .max_events = o->steps};
+	struct sim_flags f = {.trace = o->trace,
+			      .stats = o->stats,
+			      .rule_checks = o->rule_checks,
+			      .read_answers = o->read_answers,
+			      .max_events = o->steps};
 	r->failed = sim_run(seed, &f, &r->events, r->msg, sizeof(r->msg));
 }
 
@@ -141,7 +148,7 @@ static void run_one(const struct opts *o, uint64_t seed, struct result *r)
 
 struct tally {
 	uint64_t done, failed, events;
-	uint64_t min_fail; /* UINT64_MAX: none */
+	uint64_t min_fail;       /* UINT64_MAX: none */
 	uint64_t baseline_fails; /* failures that are not the mutant's */
 	char min_fail_msg[1200];
 };
@@ -173,8 +180,8 @@ static void account(const struct opts *o, struct tally *t, const struct result *
 		snprintf(t->min_fail_msg, sizeof(t->min_fail_msg), "%s", r->msg);
 	}
 	if (!o->quiet || !o->until_fail)
-		printf("FAIL seed=%" PRIu64 " %s\n  replay: %s --seed=%" PRIu64 " --trace\n", r->seed,
-		       r->msg, o->argv0, r->seed);
+		printf("FAIL seed=%" PRIu64 " %s\n  replay: %s --seed=%" PRIu64 " --trace\n",
+		       r->seed, r->msg, o->argv0, r->seed);
 	fflush(stdout);
 }
 
@@ -205,8 +212,7 @@ static void worker_main(const struct opts *o, uint64_t first, unsigned stride, i
 	exit(0);
 }
 
-static void spawn(const struct opts *o, struct worker *w, unsigned k, unsigned nj,
-		  uint64_t first)
+static void spawn(const struct opts *o, struct worker *w, unsigned k, unsigned nj, uint64_t first)
 {
 	int p[2];
 	fflush(stdout);
@@ -233,8 +239,7 @@ static void spawn(const struct opts *o, struct worker *w, unsigned k, unsigned n
 /* A worker ended: fine if it ran all its seeds; if it died (an assertion
  * in raftcore, a crash), the seed it was running failed: report it and go
  * on with the next one in a new worker. */
-static void reap(const struct opts *o, struct tally *t, struct worker *w, unsigned k,
-		 unsigned nj)
+static void reap(const struct opts *o, struct tally *t, struct worker *w, unsigned k, unsigned nj)
 {
 	int st = 0;
 	close(w[k].fd);
@@ -284,7 +289,8 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 		for (unsigned k = 0; k < nj && rv > 0; k++) {
 			if (w[k].done || !(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			ssize_t got = read(w[k].fd, w[k].buf + w[k].len, sizeof(w[k].buf) - 1 - w[k].len);
+			ssize_t got =
+			    read(w[k].fd, w[k].buf + w[k].len, sizeof(w[k].buf) - 1 - w[k].len);
 			if (got <= 0) {
 				reap(o, t, w, k, nj);
 				continue;
@@ -296,8 +302,8 @@ static void run_forked(const struct opts *o, struct tally *t, double t0)
 				*nl = 0;
 				struct result r = {0};
 				int off = 0;
-				if (sscanf(line, "%" SCNu64 " %" SCNu64 " %d %n", &r.seed, &r.events,
-					   &r.failed, &off) >= 3) {
+				if (sscanf(line, "%" SCNu64 " %" SCNu64 " %d %n", &r.seed,
+					   &r.events, &r.failed, &off) >= 3) {
 					snprintf(r.msg, sizeof(r.msg), "%s", line + off);
 					account(o, t, &r);
 					w[k].next = r.seed - o->start + nj;
@@ -337,7 +343,8 @@ int main(int argc, char **argv)
 		struct result r;
 		run_one(&o, o.seed, &r);
 		if (r.failed) {
-			printf("VIOLATION seed=%" PRIu64 " %s\n  replay: %s --seed=%" PRIu64 " --trace\n",
+			printf("VIOLATION seed=%" PRIu64 " %s\n  replay: %s --seed=%" PRIu64
+			       " --trace\n",
 			       r.seed, r.msg, o.argv0, r.seed);
 			return 1;
 		}
@@ -350,8 +357,8 @@ int main(int argc, char **argv)
 		dt = 1e-9;
 	if (o.mutant) {
 		if (t.min_fail != UINT64_MAX)
-			printf("MUTANT %s caught by seed %" PRIu64 "\n    %s\n", o.mutant, t.min_fail,
-			       t.min_fail_msg);
+			printf("MUTANT %s caught by seed %" PRIu64 "\n    %s\n", o.mutant,
+			       t.min_fail, t.min_fail_msg);
 		else
 			printf("MUTANT %s SURVIVED\n    %" PRIu64 " seeds in %.1f s, %" PRIu64
 			       " failing without the mutant too\n",

@@ -124,7 +124,8 @@ static bool msg_same(const struct rc_message *a, const struct rc_message *b)
 		       (!x->len || memcmp(x->data, y->data, x->len) == 0);
 	}
 	case RC_MSG_SNAPSHOT_RESP: {
-		const struct rc_msg_snapshot_resp *x = &a->u.snapshot_resp, *y = &b->u.snapshot_resp;
+		const struct rc_msg_snapshot_resp *x = &a->u.snapshot_resp,
+						  *y = &b->u.snapshot_resp;
 		return x->index == y->index && x->next_offset == y->next_offset &&
 		       x->rejected == y->rejected;
 	}
@@ -220,14 +221,16 @@ void net_send(struct sim *s, struct node *from, const struct rc_message *m, rc_t
 	if (m->type == RC_MSG_SNAPSHOT && !m->u.snapshot.data) {
 		const struct blob *b = find_snapshot(from, m->u.snapshot.index);
 		if (!b) {
-			sim_fail(s, "contract", "n%llu sends snapshot %llu it never took or installed",
-				 (unsigned long long)from->id,
-				 (unsigned long long)m->u.snapshot.index);
+			sim_fail(
+			    s, "contract", "n%llu sends snapshot %llu it never took or installed",
+			    (unsigned long long)from->id, (unsigned long long)m->u.snapshot.index);
 			return;
 		}
-		if (m->u.snapshot.offset > b->len || m->u.snapshot.len > b->len - m->u.snapshot.offset ||
+		if (m->u.snapshot.offset > b->len ||
+		    m->u.snapshot.len > b->len - m->u.snapshot.offset ||
 		    m->u.snapshot.size != b->len) {
-			sim_fail(s, "contract", "snapshot chunk %llu+%u outside snapshot %llu of %zu bytes",
+			sim_fail(s, "contract",
+				 "snapshot chunk %llu+%u outside snapshot %llu of %zu bytes",
 				 (unsigned long long)m->u.snapshot.offset, m->u.snapshot.len,
 				 (unsigned long long)b->meta.index, b->len);
 			return;
@@ -262,7 +265,8 @@ void net_deliver(struct sim *s, struct smsg *sm)
 	TRACE(s, to, "recv %s", msg_str(m, buf, sizeof(buf)));
 	int rv = rc_step(to->r, m);
 	if (rv != 0)
-		sim_fail(s, "contract", "rc_step refused a well-formed message: %s", rc_strerror(rv));
+		sim_fail(s, "contract", "rc_step refused a well-formed message: %s",
+			 rc_strerror(rv));
 	node_drive(s, to);
 }
 
@@ -312,7 +316,8 @@ void net_partition(struct sim *s)
 	case 1: /* one node cut off both ways */
 		for (int i = 0; i < n; i++)
 			if (ids[i] != victim)
-				s->net.blocked[victim][ids[i]] = s->net.blocked[ids[i]][victim] = true;
+				s->net.blocked[victim][ids[i]] = s->net.blocked[ids[i]][victim] =
+				    true;
 		kind = "isolate";
 		break;
 	case 2: /* one node hears nobody but is heard (a deaf leader) */

@@ -81,8 +81,8 @@ static void restore_kv(struct sim *s, struct node *n, const struct blob *b, stru
 	}
 	const char *err = kv_decode(out, b->data, b->len);
 	if (err) {
-		sim_fail(s, "State Machine Safety", "n%" PRIu64 " %s snapshot %" PRIu64 ": %s", n->id,
-			 what, b->meta.index, err);
+		sim_fail(s, "State Machine Safety", "n%" PRIu64 " %s snapshot %" PRIu64 ": %s",
+			 n->id, what, b->meta.index, err);
 		return;
 	}
 	if (out->applied != b->meta.index || out->applied_term != b->meta.term)
@@ -140,11 +140,13 @@ void node_boot(struct sim *s, struct node *n)
 	n->fresh = true;
 	if (n->commit < boot.applied)
 		sim_fail(s, "Monotonic commit",
-			 "n%" PRIu64 " boots with commit %" PRIu64 " below its applied %" PRIu64, n->id,
-			 n->commit, boot.applied);
-	TRACE(s, n, "boot life %u: t%" PRIu64 " vote %" PRIu64 " snapshot %" PRIu64 "/t%" PRIu64
-	      " entries %zu members %u", n->life, boot.hard_state.term, boot.hard_state.vote,
-	      boot.snapshot.index, boot.snapshot.term, boot.n_entries, boot.snapshot.membership.n);
+			 "n%" PRIu64 " boots with commit %" PRIu64 " below its applied %" PRIu64,
+			 n->id, n->commit, boot.applied);
+	TRACE(s, n,
+	      "boot life %u: t%" PRIu64 " vote %" PRIu64 " snapshot %" PRIu64 "/t%" PRIu64
+	      " entries %zu members %u",
+	      n->life, boot.hard_state.term, boot.hard_state.vote, boot.snapshot.index,
+	      boot.snapshot.term, boot.n_entries, boot.snapshot.membership.n);
 	sim_schedule_tick(s, n);
 	node_drive(s, n);
 }
@@ -249,8 +251,10 @@ static void maybe_snapshot(struct sim *s, struct node *n)
 		return;
 	size_t len;
 	uint8_t *data = kv_encode(&n->kv, s->sw.snap_pad, &len);
-	struct rc_snapshot_meta meta = {.index = n->kv.applied, .term = n->kv.applied_term,
-					.size = len, .membership = n->kv.memb};
+	struct rc_snapshot_meta meta = {.index = n->kv.applied,
+					.term = n->kv.applied_term,
+					.size = len,
+					.membership = n->kv.memb};
 	struct blob *b = blob_new(&meta, data, len);
 	free(data);
 	struct batch *bt = disk_batch(d);
@@ -291,8 +295,8 @@ void node_drive(struct sim *s, struct node *n)
 	check_update_entries(s, n, &u);
 	check_observe(s, n, rc_role(n->r), rc_term_of(n->r), rc_commit_index(n->r));
 	if (u.role_changed)
-		TRACE(s, n, "role %s leader n%" PRIu64 " term %" PRIu64, rc_role_name(u.role), u.leader,
-		      rc_term_of(n->r));
+		TRACE(s, n, "role %s leader n%" PRIu64 " term %" PRIu64, rc_role_name(u.role),
+		      u.leader, rc_term_of(n->r));
 
 	/* Write what the update asks for; it becomes durable at an fsync. */
 	struct batch *b = disk_batch(d);
@@ -307,8 +311,8 @@ void node_drive(struct sim *s, struct node *n)
 		b->persisted = true;
 		b->p_index = u.entries[u.n_entries - 1].index;
 		b->p_term = u.entries[u.n_entries - 1].term;
-		TRACE(s, n, "write entries %" PRIu64 "..%" PRIu64 "%s", u.entries[0].index, b->p_index,
-		      u.truncate_from ? " after truncation" : "");
+		TRACE(s, n, "write entries %" PRIu64 "..%" PRIu64 "%s", u.entries[0].index,
+		      b->p_index, u.truncate_from ? " after truncation" : "");
 	}
 	if (u.truncate_from)
 		TRACE(s, n, "truncate from %" PRIu64, u.truncate_from);
@@ -369,13 +373,14 @@ void node_drive(struct sim *s, struct node *n)
 			return;
 		err = kv_apply(&n->kv, e);
 		if (err) {
-			sim_fail(s, "State Machine Safety", "n%" PRIu64 " applies %" PRIu64 ": %s", n->id,
-				 e->index, err);
+			sim_fail(s, "State Machine Safety", "n%" PRIu64 " applies %" PRIu64 ": %s",
+				 n->id, e->index, err);
 			return;
 		}
 		if (n->kv.chain != s->chk.hist[e->index - 1].chain) {
 			sim_fail(s, "State Machine Safety",
-				 "n%" PRIu64 " state after applying %" PRIu64 " differs from the history",
+				 "n%" PRIu64 " state after applying %" PRIu64
+				 " differs from the history",
 				 n->id, e->index);
 			return;
 		}
@@ -402,8 +407,9 @@ static void align_after_install(struct sim *s, struct node *n, const struct blob
 	if (s->rule_checks && n->acked_index > kept && n->acked_index <= disk_last &&
 	    dstate_term(&d->cur, n->acked_index, &t) && t == n->acked_term) {
 		sim_fail(s, "rule: acknowledged entries survive a snapshot install",
-			 "n%" PRIu64 " acknowledged %" PRIu64 "/t%" PRIu64 " but installing snapshot %"
-			 PRIu64 "/t%" PRIu64 " (which its log holds) drops its log after %" PRIu64,
+			 "n%" PRIu64 " acknowledged %" PRIu64 "/t%" PRIu64
+			 " but installing snapshot %" PRIu64 "/t%" PRIu64
+			 " (which its log holds) drops its log after %" PRIu64,
 			 n->id, n->acked_index, n->acked_term, b->meta.index, b->meta.term, kept);
 		return;
 	}
@@ -423,7 +429,8 @@ static void install_done(struct sim *s, struct node *n, struct blob *b)
 		return;
 	if (!memb_same(&kv.memb, &b->meta.membership))
 		sim_fail(s, "contract",
-			 "n%" PRIu64 " snapshot %" PRIu64 " carries a membership of %u members, the state"
+			 "n%" PRIu64 " snapshot %" PRIu64
+			 " carries a membership of %u members, the state"
 			 " at that index has %u",
 			 n->id, b->meta.index, b->meta.membership.n, kv.memb.n);
 	if (n->kv.applied > kv.applied)
@@ -471,8 +478,8 @@ void node_fsync_done(struct sim *s, struct node *n)
 				int rv = rc_snapshot_taken(n->r, b.taken->meta.index, b.taken->len);
 				if (rv != 0)
 					sim_fail(s, "contract",
-						 "n%" PRIu64 " rc_snapshot_taken(%" PRIu64 "): %s", n->id,
-						 b.taken->meta.index, rc_strerror(rv));
+						 "n%" PRIu64 " rc_snapshot_taken(%" PRIu64 "): %s",
+						 n->id, b.taken->meta.index, rc_strerror(rv));
 				node_drive(s, n);
 			}
 		}

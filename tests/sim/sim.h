@@ -75,12 +75,12 @@ enum op_kind { OP_HS, OP_ENTRIES, OP_SNAP_SAVE, OP_SNAP_INSTALL, OP_COMPACT };
 
 struct op {
 	uint8_t kind;
-	struct rc_hard_state hs;  /* OP_HS */
-	rc_index trunc;           /* OP_ENTRIES: 0 or drop >= trunc first */
-	struct sentry *ents;      /* OP_ENTRIES */
+	struct rc_hard_state hs; /* OP_HS */
+	rc_index trunc;          /* OP_ENTRIES: 0 or drop >= trunc first */
+	struct sentry *ents;     /* OP_ENTRIES */
 	size_t n;
-	struct blob *snap;        /* OP_SNAP_SAVE, OP_SNAP_INSTALL */
-	rc_index upto;            /* OP_COMPACT */
+	struct blob *snap; /* OP_SNAP_SAVE, OP_SNAP_INSTALL */
+	rc_index upto;     /* OP_COMPACT */
 };
 
 struct smsg;
@@ -91,7 +91,7 @@ struct batch {
 	size_t n_ops, cap_ops;
 	struct smsg **after; /* msgs_after_persist, copied */
 	size_t n_after;
-	bool persisted;      /* call rc_persisted(p_index, p_term) */
+	bool persisted; /* call rc_persisted(p_index, p_term) */
 	rc_index p_index;
 	rc_term p_term;
 	struct blob *installed; /* call rc_snapshot_installed */
@@ -120,8 +120,8 @@ void disk_batch_done(struct disk *d);
 /* Each records an operation in b and applies it to the written state at
  * once. They return NULL, or why the operation breaks the contract. */
 const char *disk_hs(struct disk *d, struct batch *b, const struct rc_hard_state *hs);
-const char *disk_entries(struct disk *d, struct batch *b, rc_index trunc,
-			 const struct rc_entry *e, size_t n);
+const char *disk_entries(struct disk *d, struct batch *b, rc_index trunc, const struct rc_entry *e,
+			 size_t n);
 const char *disk_snap(struct disk *d, struct batch *b, uint8_t kind, struct blob *snap);
 const char *disk_compact(struct disk *d, struct batch *b, rc_index upto);
 /* An incoming chunk; on the last one *done gets the whole snapshot. */
@@ -150,11 +150,11 @@ bool dstate_covers(const struct dstate *s, rc_index i, rc_term t);
 struct kv {
 	rc_index applied;
 	rc_term applied_term;
-	uint64_t chain; /* hash chain over every applied entry */
+	uint64_t chain;            /* hash chain over every applied entry */
 	struct rc_membership memb; /* newest applied configuration */
 	uint32_t nkeys;
-	uint64_t val[KV_MAX_KEYS];   /* write id, 0: never written */
-	rc_index widx[KV_MAX_KEYS];  /* log index of that write */
+	uint64_t val[KV_MAX_KEYS];  /* write id, 0: never written */
+	rc_index widx[KV_MAX_KEYS]; /* log index of that write */
 };
 
 void kv_init(struct kv *kv, uint32_t nkeys, const struct rc_snapshot_meta *at);
@@ -275,12 +275,12 @@ struct checks {
 	rc_index g;        /* highest index applied by any node */
 	struct lm_slot *lm;
 	size_t lm_n, lm_cap;
-	rc_id *leader_of;  /* term -> the leader, forever */
+	rc_id *leader_of;   /* term -> the leader, forever */
 	rc_id *leader_life; /* term -> the leader's life then */
 	size_t cap_leader, cap_leader_life;
 	rc_id *votes[SIM_MAX_NODES]; /* term -> vote granted by the node */
 	size_t cap_votes[SIM_MAX_NODES];
-	struct kv oracle;  /* the state machine at index h */
+	struct kv oracle; /* the state machine at index h */
 };
 
 /* ---------------- clients and linearizability (linearize.c) ---------------- */
@@ -331,8 +331,8 @@ struct pread {
 
 struct node {
 	rc_id id;
-	bool exists;  /* created and not decommissioned */
-	bool up;      /* process running (maybe paused) */
+	bool exists; /* created and not decommissioned */
+	bool up;     /* process running (maybe paused) */
 	bool paused;
 	uint32_t life; /* incremented at every boot */
 	struct rc_replica *r;
@@ -344,8 +344,8 @@ struct node {
 	rc_term term;
 	rc_index commit;
 	uint64_t leader_since;
-	uint64_t active_since; /* booted or unpaused */
-	uint64_t memb_at;      /* membership last changed */
+	uint64_t active_since;         /* booted or unpaused */
+	uint64_t memb_at;              /* membership last changed */
 	uint64_t heard[SIM_MAX_NODES]; /* last delivery from each slot, +1 */
 	/* reads with their index, waiting for apply */
 	struct pread *reads;
@@ -358,8 +358,8 @@ struct node {
 	uint32_t installs_pending;
 	rc_index acked_index; /* newest entry it acknowledged (append resp) */
 	rc_term acked_term;
-	bool joined;  /* has been in a committed configuration */
-	bool fresh;   /* booted, not driven yet */
+	bool joined; /* has been in a committed configuration */
+	bool fresh;  /* booted, not driven yet */
 	bool decommission_scheduled;
 };
 
@@ -381,7 +381,7 @@ struct sim {
 	uint64_t heal_at, converged_at;
 	uint64_t log_budget; /* no client writes past this committed index */
 	bool trace;
-	bool rule_checks; /* persistence/commit rule checks (on by default) */
+	bool rule_checks;  /* persistence/commit rule checks (on by default) */
 	bool read_answers; /* every accepted read is answered (on by default) */
 	bool failed;
 	char fail_inv[64];
@@ -393,14 +393,14 @@ struct sim {
 
 /* trace.c */
 void sim_trace(struct sim *s, const struct node *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void sim_fail(struct sim *s, const char *inv, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *msg_str(const struct rc_message *m, char *buf, size_t cap);
-#define TRACE(s, n, ...)                                                       \
-	do {                                                                   \
-		if ((s)->trace)                                                \
-			sim_trace((s), (n), __VA_ARGS__);                      \
+#define TRACE(s, n, ...)                                  \
+	do {                                              \
+		if ((s)->trace)                           \
+			sim_trace((s), (n), __VA_ARGS__); \
 	} while (0)
 
 /* node.c */
@@ -433,8 +433,7 @@ void checks_init(struct checks *c, uint32_t nkeys, const struct rc_membership *m
 void checks_free(struct checks *c);
 void check_update_entries(struct sim *s, struct node *n, const struct rc_update *u);
 void check_sent(struct sim *s, struct node *n, const struct rc_message *m, rc_term ack_term);
-void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term term,
-		   rc_index commit);
+void check_observe(struct sim *s, struct node *n, enum rc_role role, rc_term term, rc_index commit);
 void check_log_mirror(struct sim *s, struct node *n);
 void check_membership(struct sim *s, struct node *n);
 void check_apply(struct sim *s, struct node *n, const struct rc_entry *e);
@@ -455,8 +454,8 @@ void lin_node_down(struct sim *s, struct node *n);
 /* cluster.c */
 struct sim_flags {
 	bool trace, stats;
-	bool rule_checks;  /* see checks.c */
-	bool read_answers; /* require an answer to every read (cluster.c) */
+	bool rule_checks;    /* see checks.c */
+	bool read_answers;   /* require an answer to every read (cluster.c) */
 	uint64_t max_events; /* 0: no limit */
 };
 int sim_run(uint64_t seed, const struct sim_flags *f, uint64_t *events_out, char *fail,

@@ -13,8 +13,8 @@ static uint32_t pick(struct rng *r, const uint32_t *v, size_t n)
 {
 	return v[rng_below(r, n)];
 }
-#define PICK(r, ...)                                                           \
-	pick((r), (const uint32_t[]){__VA_ARGS__},                             \
+#define PICK(r, ...)                               \
+	pick((r), (const uint32_t[]){__VA_ARGS__}, \
 	     sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
 
 static uint32_t range(struct rng *r, uint32_t lo, uint32_t hi)

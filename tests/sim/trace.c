@@ -52,26 +52,31 @@ const char *msg_str(const struct rc_message *m, char *buf, size_t cap)
 	switch (m->type) {
 	case RC_MSG_APPEND: {
 		const struct rc_msg_append *a = &m->u.append;
-		int w = snprintf(p, left, " prev=%" PRIu64 "/t%" PRIu64 " commit=%" PRIu64
-				 " seq=%" PRIu64 " n=%u",
+		int w = snprintf(p, left,
+				 " prev=%" PRIu64 "/t%" PRIu64 " commit=%" PRIu64 " seq=%" PRIu64
+				 " n=%u",
 				 a->prev_index, a->prev_term, a->commit, a->seq, a->n_entries);
 		if (a->n_entries && w > 0 && (size_t)w < left)
-			snprintf(p + w, left - (size_t)w, " [%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 "]",
+			snprintf(p + w, left - (size_t)w,
+				 " [%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 "]",
 				 a->entries[0].index, a->entries[0].term,
-				 a->entries[a->n_entries - 1].index, a->entries[a->n_entries - 1].term);
+				 a->entries[a->n_entries - 1].index,
+				 a->entries[a->n_entries - 1].term);
 		break;
 	}
 	case RC_MSG_APPEND_RESP: {
 		const struct rc_msg_append_resp *a = &m->u.append_resp;
-		snprintf(p, left, " %s match=%" PRIu64 " reject=%" PRIu64 " hint=%" PRIu64 "/t%" PRIu64
-			 " seq=%" PRIu64, a->success ? "ok" : "REJECT", a->match_index,
-			 a->reject_index, a->hint_index, a->hint_term, a->seq);
+		snprintf(p, left,
+			 " %s match=%" PRIu64 " reject=%" PRIu64 " hint=%" PRIu64 "/t%" PRIu64
+			 " seq=%" PRIu64,
+			 a->success ? "ok" : "REJECT", a->match_index, a->reject_index,
+			 a->hint_index, a->hint_term, a->seq);
 		break;
 	}
 	case RC_MSG_VOTE:
-		snprintf(p, left, "%s%s last=%" PRIu64 "/t%" PRIu64, m->u.vote.prevote ? " pre" : "",
-			 m->u.vote.transfer ? " transfer" : "", m->u.vote.last_index,
-			 m->u.vote.last_term);
+		snprintf(p, left, "%s%s last=%" PRIu64 "/t%" PRIu64,
+			 m->u.vote.prevote ? " pre" : "", m->u.vote.transfer ? " transfer" : "",
+			 m->u.vote.last_index, m->u.vote.last_term);
 		break;
 	case RC_MSG_VOTE_RESP:
 		snprintf(p, left, "%s %s", m->u.vote_resp.prevote ? " pre" : "",
@@ -79,9 +84,11 @@ const char *msg_str(const struct rc_message *m, char *buf, size_t cap)
 		break;
 	case RC_MSG_SNAPSHOT: {
 		const struct rc_msg_snapshot *a = &m->u.snapshot;
-		snprintf(p, left, " snap=%" PRIu64 "/t%" PRIu64 " size=%" PRIu64 " off=%" PRIu64
-			 " len=%u%s members=%u", a->index, a->snap_term, a->size, a->offset,
-			 a->len, a->last ? " last" : "", a->membership.n);
+		snprintf(p, left,
+			 " snap=%" PRIu64 "/t%" PRIu64 " size=%" PRIu64 " off=%" PRIu64
+			 " len=%u%s members=%u",
+			 a->index, a->snap_term, a->size, a->offset, a->len, a->last ? " last" : "",
+			 a->membership.n);
 		break;
 	}
 	case RC_MSG_SNAPSHOT_RESP:
