@@ -57,9 +57,9 @@
 #include "http.h"
 #include "request.h"
 
-#define URI_INLINE 64
+#define URI_INLINE 48
 #define BODY_INLINE 32
-#define OUT_INLINE 256
+#define OUT_INLINE 192
 #define POOL_MAX 1024 /* idle request objects kept for reuse */
 
 enum phase { PH_READ, PH_CALLING, PH_SUSPENDED, PH_DONE };
