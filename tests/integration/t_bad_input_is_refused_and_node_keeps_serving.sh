@@ -18,7 +18,7 @@
 #   unknown, repeated and misplaced query parameters; wrong methods (405
 #   with Allow) and unknown paths (404).
 # Every case runs even after one fails; the failures are listed at the end
-# (tests/integration/BUGS.md has the ones known). Then: the background
+# (docs/KNOWN_ISSUES.md has the known ones). Then: the background
 # client saw no failure and bounded latency (p99 <= 250 ms, max <= 1.5 s,
 # times IT_SLOW), the node is the same process and answers, and (lib.sh)
 # its log holds no sanitizer report.
@@ -51,7 +51,7 @@ N_CASES=0
 N_BAD=0
 : >"$TDIR/problems"
 # KNOWN_LIMIT, when set, names a limitation of a dependency that makes the
-# checks run meanwhile fail (BUGS.md says which): they are reported as
+# checks run meanwhile fail (docs/KNOWN_ISSUES.md says which): they are reported as
 # known, not counted, as long as that dependency is older than the version
 # that fixes it (KNOWN_FIXED_IN, compared with pkg-config).
 KNOWN_LIMIT=""
@@ -165,7 +165,7 @@ printf 'PUT /v1/kv/big/nan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\
 	raw "Content-Length abc" "400 closed"
 # (libmicrohttpd 0.9.75 in epoll mode sometimes misses the half-close and
 # keeps the connection until its idle timeout: "timeout" after 1 s is
-# accepted; BUGS.md.)
+# accepted; docs/KNOWN_ISSUES.md.)
 printf 'PUT /v1/kv/big/short HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nonly this' |
 	raw "a body shorter than its Content-Length, then EOF" "closed 400 timeout" --shut-wr --timeout-ms 1000
 key_absent big/short "short body"
@@ -217,7 +217,7 @@ for q in 'index=%zz' '%zz=1' 'raw=%00' 'index=%0' 'recurse=%'; do
 done
 # Raw NUL bytes: in the request target, the key must not be cut at the NUL
 # (a PUT of "nul<NUL>evil" must not write "nul"). libmicrohttpd before 1.0
-# cuts the target at the NUL before cairnd sees it (BUGS.md 6).
+# cuts the target at the NUL before cairnd sees it (docs/KNOWN_ISSUES.md).
 KNOWN_LIMIT="libmicrohttpd < 1.0 cuts the request target at a raw NUL"
 KNOWN_FIXED_IN=1.0.0
 printf 'GET /v1/kv/a\0b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' | raw "raw NUL in the request target (GET)" "400 closed"
@@ -376,7 +376,7 @@ pairs=$(printf '%s' "$stats" | sed -n 's/.*pairs=\([0-9]*\).*/\1/p')
 [ -n "$max" ] && [ "$max" -le $((1500 * IT_SLOW)) ] || problem "background client max latency ${max:-?} ms (bound $((1500 * IT_SLOW)) ms)"
 [ -n "$pairs" ] && [ "$pairs" -ge 100 ] || problem "background client made only ${pairs:-?} PUT+GET pairs"
 if [ "$N_BAD" -gt 0 ]; then
-	fail "$N_BAD of $N_CASES checks failed (tests/integration/BUGS.md):
+	fail "$N_BAD of $N_CASES checks failed:
 $(sed 's/^/    - /' "$TDIR/problems")"
 fi
 log "all $N_CASES cases refused as expected; the node kept serving"

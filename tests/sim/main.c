@@ -10,7 +10,6 @@
  *       "MUTANT NAME SURVIVED"; the exit status is 0 iff a seed failed.
  *   --stats            print one line of statistics per seed
  *   --no-read-answers  do not require every accepted read to be answered
- *                      (see CORE_BUGS.md #6)
  *   --no-rule-checks   check only the end-to-end properties (see checks.c)
  *   --baseline=BIN     (with --mutant) ignore seeds that BIN, the simulator
  *                      without the mutant, fails as well
