@@ -9,7 +9,7 @@
 src=$IT_ROOT/server/config.c
 [ -f "$src" ] || fail "no $src"
 # "name default" per setting, from lines like:  {"heartbeat", NUM(K_MS, heartbeat_ms), "100ms", "..."},
-sed -n 's/^\t{"\([a-z-]*\)", [A-Z_0-9]*([^)]*), "\([^"]*\)".*/\1 \2/p; s/^\t{"\([a-z-]*\)", K_[A-Z]*,.*/\1 /p' \
+sed -n 's/^[[:space:]]*{"\([a-z-]*\)", [A-Z_0-9]*([^)]*), "\([^"]*\)".*/\1 \2/p; s/^[[:space:]]*{"\([a-z-]*\)", K_[A-Z]*,.*/\1 /p' \
 	"$src" >"$TDIR/settings"
 n=$(wc -l <"$TDIR/settings")
 [ "$n" -ge 10 ] || fail "found only $n settings in $src: the table's layout changed? $(tr '\n' ' ' <"$TDIR/settings")"
