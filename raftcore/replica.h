@@ -34,7 +34,6 @@ struct progress {
 	bool recent_active;    /* heard from since the last CheckQuorum */
 	uint64_t last_contact; /* ms */
 	uint64_t acked_seq;    /* highest heartbeat round acknowledged */
-	uint64_t sent_seq;     /* highest round sent in this flush */
 	rc_index commit_sent;  /* commit index the last append let it learn */
 	/* SNAPSHOT: the transfer in progress. */
 	rc_index snap_index;

@@ -130,7 +130,6 @@ void rp_send_append(struct rc_replica *r, struct progress *pr, bool heartbeat)
 		const struct rc_entry *first = rlog_get(&r->log, prev + 1);
 		m->u.append.entries = outbox_entry_array(&r->out, first, n);
 	}
-	pr->sent_seq = r->hb_seq;
 	/* What the follower can learn from this message: Raft 5.3, commit
 	 * up to the last entry it is known to share with the leader. */
 	rc_index shared = heartbeat ? pr->match : prev + n;

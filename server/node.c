@@ -37,8 +37,6 @@
 
 #define TICK_MS 10
 
-static struct node *the_node; /* for node_fatal from deep inside */
-
 void node_fatal(struct node *n, const char *what, const char *why)
 {
 	(void)n;
@@ -498,7 +496,6 @@ int node_main(const struct config *cfg)
 	struct node *n = &node;
 	char err[256] = "";
 	memset(n, 0, sizeof(*n));
-	the_node = n;
 	n->cfg = *cfg;
 	pthread_mutex_init(&n->inbox_mu, NULL);
 	pthread_mutex_init(&n->pub_mu, NULL);
