@@ -52,6 +52,7 @@ include tests/unit/module.mk
 -include tests/fuzz/module.mk
 -include tests/integration/module.mk
 -include tests/bench/module.mk
+-include tests/jepsen/module.mk
 
 all: $(LIBS) $(BINS) $(TEST_BINS)
 

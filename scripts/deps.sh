@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages cairn needs, or says exactly what to install.
-#   scripts/deps.sh build    what `make`/`make test` need
+#   scripts/deps.sh build    what `make`/`make test` need (curl, iproute2 and
+#                            iptables drive the integration and fault tests)
 #   scripts/deps.sh bench    plus the benchmark tools
 set -e
-want="gcc make pkg-config clang-format libmicrohttpd-dev libcjson-dev libsqlite3-dev libcmocka-dev clang libclang-rt-14-dev"
+want="gcc make pkg-config clang-format libmicrohttpd-dev libcjson-dev libsqlite3-dev libcmocka-dev clang libclang-rt-14-dev curl iproute2 iptables"
 case "${1:-build}" in
 bench) want="$want wrk hyperfine" ;;
 esac

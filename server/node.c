@@ -192,6 +192,12 @@ void node_turn(void *arg)
 		for (size_t i = 0; i < u.n_msgs; i++)
 			node_send_raft(n, &u.msgs[i]);
 		node_persist_update(n, &u);
+#ifdef CAIRN_MUTANT_APPLY_BEFORE_MAJORITY
+		/* Planted bug (tests/jepsen, make jepsen-mutants): the leader
+		 * applies its new entries before a majority holds them. */
+		if (n->role == RC_LEADER && u.n_entries && u.entries[0].index == n->applied + 1)
+			node_apply(n, u.entries, u.n_entries);
+#endif
 		if (u.compact_to && storage_compact(n->st, u.compact_to) != 0)
 			node_fatal(n, "compacting the log", storage_errmsg(n->st));
 		if (u.role_changed)

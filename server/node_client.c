@@ -189,6 +189,20 @@ static void submit(struct node *n, struct request *rq)
 		}
 		rq->index = index;
 		rq->term = term;
+#ifdef CAIRN_MUTANT_ACK_BEFORE_COMMIT
+		/* Planted bug (tests/jepsen, make jepsen-mutants): a plain PUT
+		 * is acknowledged as soon as it is proposed. */
+		struct cmd c;
+		if (cmd_decode(rq->cmd, rq->cmd_len, &c) == 0 && c.type == CMD_KV_PUT &&
+		    !c.u.put.has_cas) {
+			struct cmd_result res = {.status = API_OK, .index = index};
+			struct api_meta meta;
+			node_meta(n, &meta);
+			rq->cdone(rq->arg, &res, &meta);
+			req_free(rq);
+			return;
+		}
+#endif
 		req_list_push(&n->proposed, rq);
 		return;
 	}
@@ -246,6 +260,21 @@ void node_fail_all(struct node *n)
 	node_fail_reads(n, API_NO_LEADER, "the node is shutting down");
 }
 
+/* Planted bugs (tests/jepsen, make jepsen-mutants): a linearizable read
+ * answered from this node's own state, without the ReadIndex round, by the
+ * leader (LEADER_LOCAL_READ) or by a follower (FOLLOWER_LOCAL_READ). */
+static bool mutant_local_read(const struct node *n)
+{
+	(void)n;
+#if defined(CAIRN_MUTANT_LEADER_LOCAL_READ)
+	return n->role == RC_LEADER;
+#elif defined(CAIRN_MUTANT_FOLLOWER_LOCAL_READ)
+	return n->role != RC_LEADER;
+#else
+	return false;
+#endif
+}
+
 void node_on_wake(void *arg)
 {
 	struct node *n = arg;
@@ -259,6 +288,9 @@ void node_on_wake(void *arg)
 		if (rq->is_query && rq->q.consistency == CONSISTENCY_STALE) {
 			/* A blocking stale query: no read index, only the wait. */
 			req_list_push(&n->ready, rq);
+			node_serve_reads(n);
+		} else if (rq->is_query && mutant_local_read(n)) {
+			req_list_push(&n->ready, rq); /* read_index 0: served at once */
 			node_serve_reads(n);
 		} else if (rq->is_query) {
 			rq->id = ++n->next_req_id;
