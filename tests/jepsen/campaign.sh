@@ -74,7 +74,7 @@ summary() {
 		}' "$OUT/results.tsv"
 		echo
 		echo "faults injected, by kind:"
-		cat "$OUT"/*/nemesis.log 2>/dev/null | sed -n 's/^ *[0-9.]* start \([a-z-]*\):.*/\1/p' |
+		cat "$OUT"/*/nemesis.log 2>/dev/null | sed -n 's/^ *[0-9.]* [0-9:.]* start \([a-z-]*\):.*/\1/p' |
 			sort | uniq -c | awk '{printf "  %-15s %d\n", $2, $1}'
 	} | tee "$OUT/summary.txt"
 }

@@ -31,8 +31,10 @@ NEM_PAUSED=""           # nodes paused by the current fault
 NEM_T0=${NEM_T0:-$(date +%s.%N)}
 
 nem_log() {
-	awk -v t0="$NEM_T0" -v now="$(date +%s.%N)" -v msg="$*" \
-		'BEGIN { printf "%8.3f %s\n", now - t0, msg }' >>"$NEM_LOG"
+	local now
+	now=$(date +%s.%N)
+	awk -v t0="$NEM_T0" -v now="$now" -v wall="$(date -u -d "@$now" +%H:%M:%S.%3N)" -v msg="$*" \
+		'BEGIN { printf "%8.3f %s %s\n", now - t0, wall, msg }' >>"$NEM_LOG"
 }
 
 # The node that claims leadership in the highest term (0: none answered).

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WGL_NIL INT64_MIN     /* the register holds nothing */
+#define WGL_NIL INT64_MIN    /* the register holds nothing */
 #define WGL_NEVER UINT64_MAX /* return time of an operation of unknown outcome */
 
 enum wgl_kind {
@@ -41,15 +41,15 @@ enum wgl_kind {
 struct wgl_op {
 	enum wgl_kind kind;
 	int64_t value;
-	int64_t expect;	   /* WGL_CAS only (may be WGL_NIL: "only if absent") */
-	bool cas_ok;	   /* WGL_CAS that completed: true swapped, false compare failed */
-	uint64_t call_us;  /* invocation */
+	int64_t expect;     /* WGL_CAS only (may be WGL_NIL: "only if absent") */
+	bool cas_ok;        /* WGL_CAS that completed: true swapped, false compare failed */
+	uint64_t call_us;   /* invocation */
 	uint64_t return_us; /* completion; WGL_NEVER: outcome unknown */
-	uint32_t id;	   /* the caller's handle, not used by the search */
+	uint32_t id;        /* the caller's handle, not used by the search */
 };
 
 enum wgl_verdict {
-	WGL_OK,	       /* linearizable */
+	WGL_OK,        /* linearizable */
 	WGL_VIOLATION, /* no linearization exists */
 	WGL_UNKNOWN,   /* the time limit ran out first: callers count it as a failure */
 };
@@ -60,16 +60,16 @@ struct wgl_result {
 	 * deepest partial linearization could not get past (the first one that
 	 * cannot be linearized), for the caller to print with its neighbours. */
 	size_t bad;
-	size_t longest;		/* operations in the longest partial linearization */
-	uint64_t steps;		/* search steps taken */
+	size_t longest;         /* operations in the longest partial linearization */
+	uint64_t steps;         /* search steps taken */
 	uint64_t cache_entries; /* (linearized set, state) pairs remembered */
 };
 
 /* Checks ops[0..n) against a register that starts as init, giving up after
  * time_limit_ms of search (0: no limit). Returns res->verdict. Returns
  * WGL_UNKNOWN with errno = ENOMEM if memory runs out. */
-enum wgl_verdict wgl_check(const struct wgl_op *ops, size_t n, int64_t init,
-			   uint64_t time_limit_ms, struct wgl_result *res);
+enum wgl_verdict wgl_check(const struct wgl_op *ops, size_t n, int64_t init, uint64_t time_limit_ms,
+			   struct wgl_result *res);
 
 const char *wgl_verdict_name(enum wgl_verdict v);
 
