@@ -60,12 +60,13 @@ $(JEPSEN_HISTORY_TEST): $(B)/tests/unit/test_jepsen_history.o $(JEPSEN_OBJS)
 #   make jepsen          10 runs x 5 min on 5 nodes, every fault and workload
 #   make jepsen-short    one 3-node run with a fixed schedule (in make test)
 #   make jepsen-mutants  each planted cairnd bug must fail the run targeting it
+#   make jepsen-mutants-short   the same with 30 s runs (in make test)
 # SEED=, RUNS=, SECONDS_PER_RUN= and NODES= are passed on to campaign.sh.
 JEPSEN_TOOLS := $(CAIRND) $(JEPSEN_CLIENT) $(JEPSEN_CHECK)
 JEPSEN_OUT ?= $(B)/jepsen
 JEPSEN_MUTANTS := LEADER_LOCAL_READ ACK_BEFORE_COMMIT APPLY_BEFORE_MAJORITY FOLLOWER_LOCAL_READ
-TEST_EXTRA += jepsen-short
-.PHONY: jepsen jepsen-short jepsen-mutants jepsen-mutant-builds
+TEST_EXTRA += bench-wgl-short jepsen-short jepsen-mutants-short
+.PHONY: jepsen jepsen-short jepsen-mutants jepsen-mutants-short jepsen-mutant-builds bench-wgl-short
 
 jepsen: $(JEPSEN_TOOLS)
 	tests/jepsen/campaign.sh full $(B) $(JEPSEN_OUT)/full
@@ -84,3 +85,12 @@ jepsen-mutant-builds:
 
 jepsen-mutants: $(JEPSEN_TOOLS) jepsen-mutant-builds
 	tests/jepsen/campaign.sh mutants $(B) $(JEPSEN_OUT)/mutants
+
+jepsen-mutants-short: $(JEPSEN_TOOLS) jepsen-mutant-builds
+	tests/jepsen/campaign.sh mutants-short $(B) $(JEPSEN_OUT)/mutants-short
+
+# The checker's benchmark as a test: a generated history must check ok,
+# and the same history with one stale read planted must not.
+bench-wgl-short: $(BENCH_WGL)
+	$(BENCH_WGL) | tail -1
+	$(BENCH_WGL) --plant-stale | tail -1

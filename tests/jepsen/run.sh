@@ -114,7 +114,8 @@ CLIENT_PIDS=""
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	for p in $CLIENT_PIDS; do kill "$p" 2>/dev/null || true; done
+	# Interrupted: the clients' histories are of no use now.
+	for p in $CLIENT_PIDS; do kill -9 "$p" 2>/dev/null || true; done
 	jn_teardown
 	exit $rc
 }
