@@ -257,7 +257,7 @@ static void on_frame(void *arg, uint64_t from, uint8_t kind, const uint8_t *p, s
 		node_on_forward(n, from, p, len);
 		return;
 	case FRAME_FORWARD_ACK:
-		node_on_forward_ack(n, p, len);
+		node_on_forward_ack(n, from, p, len);
 		return;
 	case FRAME_INFO: {
 		if (len < 2 || len - 2 != (size_t)(p[0] | p[1] << 8) || len - 2 >= CONFIG_ADDR_MAX)
@@ -503,6 +503,7 @@ int node_main(const struct config *cfg)
 	char err[256] = "";
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
+	n->next_req_id = node_boot_nonce();
 	pthread_mutex_init(&n->inbox_mu, NULL);
 	pthread_mutex_init(&n->pub_mu, NULL);
 	raise_fd_limit();

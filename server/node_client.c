@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
@@ -36,6 +39,18 @@ static uint64_t get_u64(const uint8_t *p)
 	for (int i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+}
+
+uint64_t node_boot_nonce(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
+		    (uint64_t)getpid() << 40;
+	}
+	return v >> 1;
 }
 
 /* ---- HTTP threads ---- */
@@ -211,6 +226,7 @@ static void submit(struct node *n, struct request *rq)
 		return;
 	}
 	rq->id = ++n->next_req_id;
+	rq->fwd_to = n->leader;
 	uint8_t *frame = malloc(8 + rq->cmd_len);
 	if (!frame)
 		abort();
@@ -335,13 +351,19 @@ void node_on_forward(struct node *n, rc_id from, const uint8_t *p, size_t len)
 }
 
 /* Follower side of FRAME_FORWARD_ACK: [u64 id][u8 status][u64 index][u64 term]. */
-void node_on_forward_ack(struct node *n, const uint8_t *p, size_t len)
+void node_on_forward_ack(struct node *n, rc_id from, const uint8_t *p, size_t len)
 {
 	if (len != FORWARD_ACK_BYTES)
 		return;
+	/* Only the node the write went to may answer it: an ack from anyone
+	 * else (a queue that outlived a restart) is not about this write. */
 	struct request *rq = req_list_take(&n->forwarded, get_u64(p));
 	if (!rq)
 		return;
+	if (rq->fwd_to != from) {
+		req_list_push(&n->forwarded, rq);
+		return;
+	}
 	enum api_status st = p[8] < API_STATUS_COUNT ? (enum api_status)p[8] : API_INTERNAL;
 	if (st != API_OK) {
 		req_answer_cmd(n, rq, st,

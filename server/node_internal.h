@@ -46,7 +46,8 @@ enum node_frame_kind {
 struct request {
 	struct request *next;
 	bool is_query;
-	uint64_t id; /* read ctx / forward id */
+	uint64_t id;     /* read ctx / forward id */
+	uint64_t fwd_to; /* forwarded writes: the leader it went to */
 	uint64_t deadline;
 	/* submit */
 	uint8_t *cmd; /* cmd_encode output, owned */
@@ -119,7 +120,10 @@ struct node {
 	/* requests */
 	pthread_mutex_t inbox_mu;
 	struct request *inbox;
-	uint64_t next_req_id;      /* loop thread */
+	/* Loop thread. Starts at a random value (node_boot_nonce) so ids of
+	 * this run never match answers meant for an earlier run of the node
+	 * that a peer still had queued. */
+	uint64_t next_req_id;
 	struct req_list proposed;  /* waiting for their entry to apply */
 	struct req_list forwarded; /* sent to the leader, waiting for its ack */
 	struct req_list reading;   /* waiting for a read index */
@@ -208,7 +212,9 @@ void node_on_wake(void *arg);
 /* Shutdown: answers every request held or arriving from now on. */
 void node_fail_all(struct node *n);
 void node_on_forward(struct node *n, rc_id from, const uint8_t *p, size_t len);
-void node_on_forward_ack(struct node *n, const uint8_t *p, size_t len);
+void node_on_forward_ack(struct node *n, rc_id from, const uint8_t *p, size_t len);
+/* A random 64-bit value (top bit clear, so ids never wrap) for this run. */
+uint64_t node_boot_nonce(void);
 void node_backend_init(struct node *n, struct api_backend *be);
 
 /* node_snapshot.c */

@@ -18,6 +18,10 @@
 # mutants: only if every planted bug was caught).
 set -u
 
+# The whole script is one block, parsed before it runs: editing this file
+# while a campaign runs cannot change what the running shell executes.
+{
+
 here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:-}
 BIN=${2:-}
@@ -130,7 +134,7 @@ mutants | mutants-short)
 			rc=$?
 			# Caught means a checker found an anomaly, not that a node
 			# crashed or the harness broke.
-			how=$(awk -F'\t' -v r="$name" '$1 == r && $11 != "valid" {printf "%s%s=%s", sep, $2, $11; sep=", "}' "$OUT/results.tsv")
+			how=$(awk -F'\t' -v r="$name" '$1 == r && $11 == "invalid" {printf "%s%s=%s", sep, $2, $11; sep=", "}' "$OUT/results.tsv")
 			if [ -n "$how" ]; then
 				caught=$name
 				break
@@ -152,3 +156,5 @@ mutants | mutants-short)
 	exit 2
 	;;
 esac
+exit
+}

@@ -101,6 +101,13 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ms();
 	enum check_verdict v = wl->check(&h, &co, stdout, &st);
 	st.check_ms = now_ms() - t0;
+	/* An answer no correct server gives is a finding too, even when the
+	 * history is otherwise consistent: the run fails and gets looked at. */
+	if (v == CHECK_VALID && st.unexpected > 0) {
+		printf("%s: %" PRIu64 " unexpected answer(s) (listed above): not valid\n", wl->name,
+		       st.unexpected);
+		v = CHECK_UNKNOWN;
+	}
 	hist_free(&h);
 	printf("verdict=%s workload=%s ops=%" PRIu64 " ok=%" PRIu64 " fail=%" PRIu64
 	       " info=%" PRIu64 " unexpected=%" PRIu64 " stale_reads=%" PRIu64 " lost=%" PRIu64

@@ -5,7 +5,7 @@
  *   jepsen-client --nodes=A:P,B:P,... --workload=register|set --out=FILE
  *       [--prefix=STR] [--clients=10] [--duration=30] [--rate=20]
  *       [--op-timeout=3000] [--seed=S] [--final-timeout=60]
- *       [--keys=5] [--ops-per-key=400]
+ *       [--keys=5] [--ops-per-key=400] [--healed-file=PATH]
  *
  * Phases:
  *   1. run: --clients threads, thread i bound to node i mod N (followers
@@ -13,7 +13,9 @@
  *      after an error), one op at a time, --rate ops/s with jitter;
  *   2. stop, after --duration or on SIGTERM/SIGINT: no new ops; every op
  *      in flight completes (each is bounded by --op-timeout);
- *   3. heal wait: until every node answers GET /v1/health with 200, at
+ *   3. heal wait: with --healed-file, until that file exists (the harness
+ *      creates it once every fault is healed), then until every node
+ *      answers GET /v1/health with 200, each at
  *      most --final-timeout; nodes that never do are recorded (comment
  *      lines) and left out of the final phase;
  *   4. final: the workload's reads from every healthy node (at most
@@ -60,6 +62,7 @@ struct options {
 	int op_timeout_ms;
 	uint64_t seed;
 	const char *out;
+	const char *healed_file; /* NULL: do not wait for the harness */
 	int final_timeout_s;
 	int keys, ops_per_key;
 };
@@ -87,7 +90,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: jepsen-client --nodes=A:P,B:P,... --workload=NAME --out=HISTORY\n"
 		   "         [--prefix=STR] [--clients=10] [--duration=30] [--rate=20]\n"
 		   "         [--op-timeout=3000] [--seed=S] [--final-timeout=60]\n"
-		   "         [--keys=5] [--ops-per-key=400]\n"
+		   "         [--keys=5] [--ops-per-key=400] [--healed-file=PATH]\n"
 		   "workloads:\n");
 	for (size_t i = 0; wl_all[i] != NULL; i++)
 		fprintf(f, "  %-9s %s\n", wl_all[i]->name, wl_all[i]->about);
@@ -155,6 +158,7 @@ enum {
 	O_FINAL_TIMEOUT,
 	O_KEYS,
 	O_OPS_PER_KEY,
+	O_HEALED_FILE,
 	O_HELP
 };
 
@@ -171,6 +175,7 @@ static const struct option long_opts[] = {
     {"final-timeout", required_argument, NULL, O_FINAL_TIMEOUT},
     {"keys", required_argument, NULL, O_KEYS},
     {"ops-per-key", required_argument, NULL, O_OPS_PER_KEY},
+    {"healed-file", required_argument, NULL, O_HEALED_FILE},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -224,6 +229,9 @@ static void apply_opt(struct options *o, int c, const char *arg)
 		break;
 	case O_OPS_PER_KEY:
 		o->ops_per_key = (int)num("ops-per-key", arg, 1, 1e9);
+		break;
+	case O_HEALED_FILE:
+		o->healed_file = arg;
 		break;
 	case O_HELP:
 		usage(stdout);
@@ -409,11 +417,30 @@ static void wait_healthy(const struct options *o, struct hist_writer *h, bool *h
 		}
 }
 
+/* Waits until the harness says every fault is healed (the file exists),
+ * at most --final-timeout. */
+static void wait_healed(const struct options *o, struct hist_writer *h)
+{
+	uint64_t t0 = hc_now_us(), end = t0 + (uint64_t)o->final_timeout_s * 1000000u;
+	while (access(o->healed_file, F_OK) != 0 && !wl_aborted()) {
+		if (hc_now_us() >= end) {
+			hist_comment(h, "no word that the faults were healed after %.1f s",
+				     (double)(hc_now_us() - t0) / 1e6);
+			return;
+		}
+		sleep_us(HEALTH_POLL_MS * 1000u);
+	}
+	hist_comment(h, "faults healed %.1f s after the run stopped",
+		     (double)(hc_now_us() - t0) / 1e6);
+}
+
 static void final_phase(const struct options *o, struct hist_writer *h)
 {
 	bool healthy[MAX_NODES];
 	struct wl_client cl[MAX_NODES];
 	size_t n = 0;
+	if (o->healed_file)
+		wait_healed(o, h);
 	wait_healthy(o, h, healthy);
 	for (int i = 0; i < o->n_nodes; i++)
 		if (healthy[i])

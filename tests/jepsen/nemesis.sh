@@ -8,6 +8,9 @@
 #   halves          a random minority against the majority
 #   bridge          two halves that only one node in the middle sees both of
 #   one-way         the leader hears nobody, but everybody still hears it
+#                   (over TCP this turns two-way once the unacknowledged
+#                   windows fill, within a second or so: what it tests is
+#                   the asymmetric start of a failure)
 #   loss            20% of peer packets dropped at random, everywhere
 #   kill-leader     kill -9 the leader; restarted when the fault heals
 #   kill-random     kill -9 one or two random nodes (never a majority)
@@ -57,14 +60,26 @@ nem_leader() {
 # the schedule would stop following the seed.
 nem_random_node() { NEM_R=$((RANDOM % NODES + 1)); }
 
-# The leader, or a random node when there is none.
+# The leader, or a random node when there is none. The random node is
+# drawn either way, so RANDOM advances the same whatever the cluster's
+# timing, and a seed replays the same schedule.
 nem_target_leader() {
-	NEM_R=$(nem_leader)
-	[ "$NEM_R" -gt 0 ] || nem_random_node
+	local leader
+	leader=$(nem_leader)
+	nem_random_node
+	[ "$leader" -eq 0 ] || NEM_R=$leader
+}
+
+# Runs iptables in node I's namespace; a rule that does not load stops the
+# run, rather than counting a fault that never happened.
+nem_iptables() {
+	local i=$1
+	shift
+	jn_exec "$i" iptables -w "$@" || jn_die "nemesis: iptables $* failed in node $i's namespace"
 }
 
 # Node I drops every packet that comes from node J.
-nem_drop_from() { jn_exec "$1" iptables -w -A INPUT -s "$(jn_ip "$2")" -j DROP; }
+nem_drop_from() { nem_iptables "$1" -A INPUT -s "$(jn_ip "$2")" -j DROP; }
 
 # No packet passes between any node of A and any node of B.
 nem_cut() {
@@ -98,7 +113,7 @@ nem_shuffle() {
 
 nem_heal_net() {
 	local i
-	for i in $(seq 1 "$NODES"); do jn_exec "$i" iptables -w -F INPUT 2>/dev/null || true; done
+	for i in $(seq 1 "$NODES"); do nem_iptables "$i" -F INPUT; done
 }
 
 nem_heal_proc() {
@@ -158,8 +173,8 @@ nem_start() {
 		;;
 	loss)
 		for l in $(seq 1 "$NODES"); do
-			jn_exec "$l" iptables -w -A INPUT -s "$JN_NET.254" -j ACCEPT
-			jn_exec "$l" iptables -w -A INPUT -s "$JN_NET.0/24" \
+			nem_iptables "$l" -A INPUT -s "$JN_NET.254" -j ACCEPT
+			nem_iptables "$l" -A INPUT -s "$JN_NET.0/24" \
 				-m statistic --mode random --probability 0.2 -j DROP
 		done
 		what="20% of peer packets dropped"
@@ -233,8 +248,15 @@ nemesis_run() {
 				g=$NEM_R
 			fi
 		fi
-		nem_start "$f"
-		[ -z "$g" ] || nem_start "$g"
+		# The network fault first: it looks up the leader while the
+		# leader still answers (a paused or killed one does not).
+		if [ -n "$g" ] && ! nem_is_net "$f"; then
+			nem_start "$g"
+			nem_start "$f"
+		else
+			nem_start "$f"
+			[ -z "$g" ] || nem_start "$g"
+		fi
 
 		sleep "$hold"
 		nem_heal_all

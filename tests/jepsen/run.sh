@@ -28,6 +28,10 @@
 # removed on exit, also after a failure or Ctrl-C.
 set -u
 
+# The whole script is one block, parsed before it runs: editing this file
+# while a campaign runs cannot change what the running shell executes.
+{
+
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns.sh"
 . "$here/nemesis.sh"
@@ -64,6 +68,10 @@ RANDOM=$SEED
 NEMESIS_SCHEDULE=$SCHEDULE
 NEM_HOLD_MIN=${HOLD%-*} NEM_HOLD_MAX=${HOLD#*-}
 NEM_CALM_MIN=${CALM%-*} NEM_CALM_MAX=${CALM#*-}
+# Only a previous run's directory (or an empty one) is cleared.
+if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && [ ! -f "$OUT/run.log" ]; then
+	jn_die "run.sh: $OUT holds files that are not a previous run's; pick another --out"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -83,14 +91,16 @@ for i in $(seq 1 "$NODES"); do MEMBERS="$MEMBERS${MEMBERS:+,}$i=$(jn_ip "$i"):77
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:print_summary=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-jn_node_pid() { echo "${NODE_PID[$1]:-0}"; }
+# Never 0 or empty for a node that was started: `kill 0` would signal the
+# harness's own process group.
+jn_node_pid() { echo "${NODE_PID[$1]:?node $1 was never started}"; }
 
 jn_node_start() {
 	local i=$1
 	echo "--- start $(date +%T.%N)" >>"$OUT/node-$i.log"
 	ip netns exec "$JN_PREFIX$i" "$CAIRND" --id="$i" --api="$(jn_ip "$i"):7700" \
 		--peer="$(jn_ip "$i"):7701" --members="$MEMBERS" --data="$OUT/node-$i" \
-		--snapshot-entries=2000 >>"$OUT/node-$i.log" 2>&1 &
+		--snapshot-entries=2000 >>"$OUT/node-$i.log" 2>&1 9>&- &
 	NODE_PID[$i]=$!
 	disown "$!" # killed on purpose: no "Killed" notice from the shell
 }
@@ -139,21 +149,25 @@ addrs=""
 for i in $(seq 1 "$NODES"); do addrs="$addrs${addrs:+,}$(jn_ip "$i"):7700"; done
 prefix="j$SEED-$(date +%s)/"
 NEM_T0=$(date +%s.%N)
+wseed=$SEED
 for w in $WORKLOADS; do
 	"$CLIENT" --nodes="$addrs" --workload="$w" --prefix="$prefix" --clients="$CLIENTS" \
-		--rate="$RATE" --duration="$DURATION" --seed="$SEED" --out="$OUT/$w.history" \
-		--final-timeout=$((60 * SLOW)) >"$OUT/$w.client.log" 2>&1 &
+		--rate="$RATE" --duration="$DURATION" --seed="$wseed" --out="$OUT/$w.history" \
+		--healed-file="$OUT/healed" --final-timeout=$((60 * SLOW)) >"$OUT/$w.client.log" 2>&1 9>&- &
 	CLIENT_PIDS="$CLIENT_PIDS $!"
+	wseed=$((wseed + 1000003))
 done
 
 nemesis_run "$DURATION"
 nem_heal_all
 nem_log "healed everything"
+touch "$OUT/healed" # the clients' final reads start now
 say "healed; waiting for the clients' final reads"
 
 failed=0
+client_failed=0
 for p in $CLIENT_PIDS; do
-	wait "$p" || { say "a client exited with status $?"; failed=2; }
+	wait "$p" || { say "a client exited with status $?"; client_failed=1; }
 done
 CLIENT_PIDS=""
 
@@ -181,7 +195,9 @@ for w in $WORKLOADS; do
 	field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$last"; }
 	verdict=$(field verdict)
 	[ -n "$verdict" ] || verdict=error
-	[ $rc -eq 0 ] || [ "$failed" -ne 0 ] || failed=1
+	# 1: the checker found an anomaly (or could not decide); anything else
+	# is the harness's own failure.
+	case $rc in 0) ;; 1) failed=1 ;; *) client_failed=1 ;; esac
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$NAME" "$w" "$NODES" "$DURATION" \
 		"$(field ops)" "$(field ok)" "$(field fail)" "$(field info)" "$faults" \
 		"$(field check_ms)" "$verdict" >>"$OUT/result.tsv"
@@ -191,5 +207,12 @@ for w in $WORKLOADS; do
 	fi
 done
 say "faults injected: $faults ($(for f in "${!NEM_COUNT[@]}"; do echo -n "$f=${NEM_COUNT[$f]} "; done))"
-[ $failed -eq 0 ] && say "PASS" || say "FAIL (files in $OUT)"
-exit $failed
+if [ $failed -eq 0 ] && [ $client_failed -eq 0 ]; then
+	say "PASS"
+	exit 0
+fi
+say "FAIL (files in $OUT)"
+[ $failed -ne 0 ] && exit 1
+exit 2
+exit
+}

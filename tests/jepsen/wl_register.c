@@ -35,6 +35,7 @@
 #define MAX_SLOTS 256
 #define CAS_BODY_MAX (3 * HIST_MAX_KEY + 256)
 #define FINAL_TRIES 10
+#define FINAL_NODE_GIVE_UP 3
 #define SHOW_AROUND 5 /* ops printed either side of the one wgl got stuck on */
 #define SHOW_MAX 20   /* stale reads printed */
 
@@ -250,24 +251,30 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Every key ever used, from every node given, a few tries each. */
+/* Every key ever used, from every node given, a few tries each. A node
+ * that fails FINAL_NODE_GIVE_UP keys in a row is skipped, so one bad node
+ * cannot use up the deadline the others need; the checker then notices
+ * keys nobody read. */
 static void reg_final(struct wl_client *cl, size_t n, uint64_t deadline_us)
 {
 	pthread_mutex_lock(&reg.mu);
 	uint64_t keys = reg.next_key;
 	pthread_mutex_unlock(&reg.mu);
-	for (uint64_t id = 0; id < keys; id++) {
-		char key[HIST_MAX_KEY + 1];
-		key_name(id, key, sizeof key);
-		for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
+		int failed_in_a_row = 0;
+		for (uint64_t id = 0; id < keys && failed_in_a_row < FINAL_NODE_GIVE_UP; id++) {
+			char key[HIST_MAX_KEY + 1];
+			key_name(id, key, sizeof key);
 			int64_t v;
-			for (int t = 0; t < FINAL_TRIES; t++) {
+			bool ok = false;
+			for (int t = 0; t < FINAL_TRIES && !ok; t++) {
 				if (wl_aborted() || hc_now_us() >= deadline_us)
 					return;
-				if (do_read(&cl[i], "final-read", key, &v) == HIST_OK)
-					break;
-				sleep_ms(100 << (t < 4 ? t : 4));
+				ok = do_read(&cl[i], "final-read", key, &v) == HIST_OK;
+				if (!ok)
+					sleep_ms(100 << (t < 4 ? t : 4));
 			}
+			failed_in_a_row = ok ? 0 : failed_in_a_row + 1;
 		}
 	}
 }
@@ -523,6 +530,7 @@ static int by_key_then_call(const void *x, const void *y)
 
 struct totals {
 	uint64_t violations, unknown, stale, steps;
+	uint64_t unread; /* keys with no ok final read */
 	size_t largest;
 	bool malformed;
 	struct timespec t0;
@@ -597,6 +605,13 @@ static enum check_verdict verdict_of(const struct totals *t, const struct check_
 		fprintf(report, "register: no op completed: nothing was tested\n");
 		return CHECK_UNKNOWN;
 	}
+	if (t->unread > 0) {
+		fprintf(report,
+			"register: %" PRIu64 " key(s) got no final read after healing: the run "
+			"did not finish as it should\n",
+			t->unread);
+		return CHECK_UNKNOWN;
+	}
 	return CHECK_VALID;
 }
 
@@ -627,6 +642,12 @@ static enum check_verdict reg_check(const struct history *h, const struct check_
 			;
 		one_key(h, idx + i, j - i, o, &t, buf, report);
 		st->keys++;
+		bool read_after_heal = false;
+		for (size_t k = i; k < j; k++) {
+			const struct hist_op *op = &h->ops[idx[k]];
+			read_after_heal |= op->type == HIST_OK && strcmp(op->f, "final-read") == 0;
+		}
+		t.unread += !read_after_heal;
 	}
 	free(idx);
 	free(buf);

@@ -372,11 +372,33 @@ static void register_stale_test_ignores_unknown_and_unchanged_writes(void **stat
 					  "40\t0\tinvoke\tcas\tp/r/0\t7\t3\t0\t-\n"
 					  "50\t0\tok\tcas\tp/r/0\t7\t3\t0\tunchanged\n"
 					  "60\t2\tinvoke\tread\tp/r/0\t-\t-\t2\t-\n"
-					  "70\t2\tok\tread\tp/r/0\t1\t-\t2\t200\n",
+					  "70\t2\tok\tread\tp/r/0\t1\t-\t2\t200\n"
+					  "80\t2\tinvoke\tfinal-read\tp/r/0\t-\t-\t0\t-\n"
+					  "90\t2\tok\tfinal-read\tp/r/0\t1\t-\t0\t200\n",
 					  &st, &report);
 	assert_int_equal(v, CHECK_VALID);
 	assert_int_equal(st.stale_reads, 0);
 	assert_int_equal(st.info, 1);
+	free(report);
+}
+
+static void register_check_without_a_final_read_of_a_key_is_unknown(void **state)
+{
+	(void)state;
+	struct check_stats st;
+	char *report;
+	/* Key p/r/1 was written but never read after healing: the run did not
+	 * end as it should, so the history proves less than it claims. */
+	enum check_verdict v = check_text("register",
+					  "0\t0\tinvoke\twrite\tp/r/0\t1\t-\t0\t-\n"
+					  "10\t0\tok\twrite\tp/r/0\t1\t-\t0\t200\n"
+					  "20\t0\tinvoke\twrite\tp/r/1\t2\t-\t0\t-\n"
+					  "30\t0\tok\twrite\tp/r/1\t2\t-\t0\t200\n"
+					  "40\t0\tinvoke\tfinal-read\tp/r/0\t-\t-\t0\t-\n"
+					  "50\t0\tok\tfinal-read\tp/r/0\t1\t-\t0\t200\n",
+					  &st, &report);
+	assert_int_equal(v, CHECK_UNKNOWN);
+	assert_non_null(strstr(report, "no final read"));
 	free(report);
 }
 
@@ -396,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(register_check_finds_a_stale_read),
 	    cmocka_unit_test(register_check_finds_a_stale_nil_read),
 	    cmocka_unit_test(register_stale_test_ignores_unknown_and_unchanged_writes),
+	    cmocka_unit_test(register_check_without_a_final_read_of_a_key_is_unknown),
 	};
 	return cmocka_run_group_tests_name("jepsen_history", tests, NULL, NULL);
 }
