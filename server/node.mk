@@ -18,3 +18,11 @@ TEST_BINS += $(WATCH_TEST)
 $(B)/tests/unit/test_watch.o: CFLAGS_ALL += -Iapi
 $(WATCH_TEST): $(B)/tests/unit/test_watch.o $(B)/server/watch.o
 	$(CC) $(LDFLAGS_ALL) $^ -lcmocka -o $@
+
+# The node's forwarding rules, with the node's objects (all but main.o).
+NODE_FORWARD_TEST := $(B)/tests/unit/test_node_forward
+TEST_BINS += $(NODE_FORWARD_TEST)
+$(B)/tests/unit/test_node_forward.o: CFLAGS_ALL += -Iapi
+$(NODE_FORWARD_TEST): $(B)/tests/unit/test_node_forward.o $(filter-out $(B)/server/main.o,$(NODE_OBJS)) \
+		$(STORE_LIB) $(API_LIB) $(NET_LIB) $(STORAGE_LIB) $(RAFTCORE_LIB)
+	$(CC) $(LDFLAGS_ALL) $^ -lcmocka -lsqlite3 $(API_LDLIBS) -lcjson -pthread -o $@
