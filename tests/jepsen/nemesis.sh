@@ -116,11 +116,15 @@ nem_heal_net() {
 	for i in $(seq 1 "$NODES"); do nem_iptables "$i" -F INPUT; done
 }
 
-nem_heal_proc() {
+nem_resume_paused() {
 	local i
 	for i in $NEM_PAUSED; do kill -CONT "$(jn_node_pid "$i")" 2>/dev/null || true; done
-	for i in $NEM_KILLED; do jn_node_start "$i"; done
 	NEM_PAUSED=""
+}
+
+nem_restart_killed() {
+	local i
+	for i in $NEM_KILLED; do jn_node_start "$i"; done
 	NEM_KILLED=""
 }
 
@@ -129,13 +133,11 @@ nem_heal_proc() {
 # believing it still leads, which is exactly when stale answers happen.
 nem_heal_all() {
 	if [ -n "$NEM_PAUSED" ]; then
-		local i
-		for i in $NEM_PAUSED; do kill -CONT "$(jn_node_pid "$i")" 2>/dev/null || true; done
-		NEM_PAUSED=""
+		nem_resume_paused
 		sleep 1
 	fi
 	nem_heal_net
-	nem_heal_proc
+	nem_restart_killed
 }
 
 # Starts fault $1 and logs what it did.
